@@ -1,0 +1,12 @@
+#include "dualclip/cli/commands.h"
+
+namespace dualclip::cli {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"version", "Print dualclip's version, the libtorch version, device support and the BLAS in use.", run_version},
+  };
+  return table;
+}
+
+}  // namespace dualclip::cli

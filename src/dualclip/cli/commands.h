@@ -1,0 +1,21 @@
+// The table of dualclip's commands. Each command lives in cli/cmd_<name>.cpp and is listed in
+// commands.cpp with a one-sentence summary for `dualclip --help`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace dualclip::cli {
+
+struct Command {
+  std::string name;
+  std::string summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+const std::vector<Command>& commands();
+
+// The runners, one per command.
+int run_version(const std::vector<std::string>& args);
+
+}  // namespace dualclip::cli

@@ -1,0 +1,50 @@
+// The image processor: preprocessor_config.json read as Hugging Face's CLIPImageProcessor
+// reads it, and the steps resize (shortest edge, PIL-compatible bicubic), center crop,
+// rescale and normalise, to a float32 CHW tensor.
+#pragma once
+
+#include <array>
+#include <filesystem>
+
+#include <torch/types.h>
+
+#include "dualclip/vision/image.h"
+
+namespace dualclip::vision {
+
+struct ImageProcessorConfig {
+  bool do_resize = true;
+  int64_t shortest_edge = 224;
+  bool do_center_crop = true;
+  int64_t crop_height = 224;
+  int64_t crop_width = 224;
+  bool do_rescale = true;
+  double rescale_factor = 1.0 / 255.0;
+  bool do_normalize = true;
+  std::array<float, 3> image_mean{0.48145466f, 0.4578275f, 0.40821073f};
+  std::array<float, 3> image_std{0.26862954f, 0.26130258f, 0.27577711f};
+};
+
+// Reads preprocessor_config.json (current and legacy forms); throws naming the file.
+ImageProcessorConfig read_image_processor_config(const std::filesystem::path& path);
+
+class ImageProcessor {
+ public:
+  explicit ImageProcessor(ImageProcessorConfig config) : config_(config) {}
+
+  // Exact path: the pixels Hugging Face's processor gives for the same decoded image.
+  torch::Tensor preprocess(const Image& image) const;
+  // Fast path for training: vectorised resize, numerically close to the exact path.
+  torch::Tensor preprocess_fast(const Image& image) const;
+
+  // Decodes and preprocesses a file. `fast` allows reduced-scale JPEG decoding and the fast
+  // resize.
+  torch::Tensor load(const std::filesystem::path& path, bool fast = false, bool apply_exif_orientation = true) const;
+
+  const ImageProcessorConfig& config() const { return config_; }
+
+ private:
+  ImageProcessorConfig config_;
+};
+
+}  // namespace dualclip::vision
