@@ -150,8 +150,7 @@ TEST(TextInputErrors, MaxLengthMustLeaveRoom) {
 }
 
 TEST(TextInputErrors, RepairUtf8ReplacesMaximalSubparts) {
-  // Cases from the Unicode standard's U+FFFD substitution table, cross-checked with Python's
-  // bytes.decode("utf-8", "replace").
+  // Expected values checked with Python's bytes.decode("utf-8", "replace").
   struct Case {
     std::string input;
     std::string expected;

@@ -1,4 +1,4 @@
-// `dualclip tokenize`: shows the ids, tokens and attention mask a model directory's tokenizer
+// `dualclip tokenize`: prints the ids, tokens and attention mask a model directory's tokenizer
 // gives for some captions, as a table or as JSON.
 #include <iomanip>
 #include <iostream>
