@@ -24,8 +24,12 @@ void write_loss_curve_png(const std::filesystem::path& metrics_jsonl, const std:
 // divided by (1 - weight^n) so that the start is not pulled towards zero, as TensorBoard does.
 std::vector<double> smooth_ema(const std::vector<double>& values, double weight);
 
-// Returns the smoothing weight the loss curve uses for `count` points: none for a handful of
-// points, rising to 0.95 for thousands.
+// Smooths `values` with smooth_ema forwards, then backwards over the result, so that the
+// curve does not lag behind the data as a one-way average does on a falling loss.
+std::vector<double> smooth_zero_phase(const std::vector<double>& values, double weight);
+
+// Returns the smoothing weight the loss curve uses for `count` points: none up to 40 points,
+// then 1 - 40 / count, at most 0.95.
 double smoothing_weight(size_t count);
 
 }  // namespace dualclip::report
