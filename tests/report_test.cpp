@@ -115,6 +115,9 @@ TEST(ReportLossCurve, WritesPngOfRequestedSize) {
   const Png small = read_png(png);
   EXPECT_EQ(small.width, 640);
   EXPECT_EQ(small.height, 400);
+
+  options.width = 100;
+  EXPECT_THROW(dualclip::report::write_loss_curve_png(metrics, png, options), dualclip::Error);
 }
 
 TEST(ReportLossCurve, DrawsTrainingAndEvalColours) {

@@ -256,6 +256,10 @@ double smoothing_weight(size_t count) {
 
 void write_loss_curve_png(const std::filesystem::path& metrics_jsonl, const std::filesystem::path& png,
                           const LossCurveOptions& options) {
+  if (options.width < 320 || options.height < 240) {
+    throw Error("loss curve " + png.string() + ": " + std::to_string(options.width) + "x" +
+                std::to_string(options.height) + " pixels is too small for axes and legend; use at least 320x240");
+  }
   const MetricsLog log = read_metrics_log(metrics_jsonl);
   if (log.training.empty() && log.evaluation.empty()) {
     throw Error("no training or evaluation rows in " + metrics_jsonl.string() +

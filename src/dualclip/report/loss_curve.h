@@ -16,7 +16,8 @@ struct LossCurveOptions {
 
 // Draws the loss curve of `metrics_jsonl` into `png`. Malformed lines are skipped with a
 // warning (see read_metrics_log). Throws dualclip::Error naming the file when it has no
-// training or evaluation rows at all, or when `png` cannot be written.
+// training or evaluation rows at all, when the size is under 320x240 pixels, or when `png`
+// cannot be written.
 void write_loss_curve_png(const std::filesystem::path& metrics_jsonl, const std::filesystem::path& png,
                           const LossCurveOptions& options = {});
 
