@@ -17,5 +17,7 @@ const std::vector<Command>& commands();
 
 // The runners, one per command.
 int run_version(const std::vector<std::string>& args);
+int run_create(const std::vector<std::string>& args);
+int run_info(const std::vector<std::string>& args);
 
 }  // namespace dualclip::cli
