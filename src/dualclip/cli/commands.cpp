@@ -5,6 +5,8 @@ namespace dualclip::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"tokenize", "Print the token ids, tokens and attention mask a model's tokenizer gives for captions.", run_tokenize},
+      {"create", "Join a pretrained vision tower and text tower into a new dual encoder directory.", run_create},
+      {"info", "Print a dual encoder's towers, sizes, parameter counts, projection size and logit scale.", run_info},
       {"version", "Print dualclip's version, the libtorch version, device support and the BLAS in use.", run_version},
       {"make-dataset", "Write a synthetic image-caption dataset (coloured shapes) in COCO captions layout.", run_make_dataset},
       {"plot", "Draw a training run's loss curve from its metrics.jsonl into a PNG.", run_plot},
