@@ -17,5 +17,6 @@ const std::vector<Command>& commands();
 
 // The runners, one per command.
 int run_version(const std::vector<std::string>& args);
+int run_train(const std::vector<std::string>& args);
 
 }  // namespace dualclip::cli
