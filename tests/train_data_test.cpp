@@ -161,3 +161,28 @@ TEST(Sampler, BatchesKeepOrDropLast) {
   ASSERT_EQ(dropped.size(), 2u);
   EXPECT_EQ(dropped[1], (std::vector<int64_t>{0, 2, 4}));
 }
+
+TEST(Sampler, ResumeFromGlobalPosition) {
+  auto permutation = epoch_permutation(20, 42, 0);
+
+  // Two ranks with batches of 3: after two steps the first 12 entries are used.
+  auto rank0 = rank_indices(permutation, 0, 0, 2, false);
+  auto rank1 = rank_indices(permutation, 0, 1, 2, false);
+  std::set<int64_t> used(rank0.begin(), rank0.begin() + 6);
+  used.insert(rank1.begin(), rank1.begin() + 6);
+  EXPECT_EQ(used, std::set<int64_t>(permutation.begin(), permutation.begin() + 12));
+
+  // One rank continues with exactly the rest.
+  auto alone = rank_indices(permutation, 12, 0, 1, false);
+  EXPECT_EQ(alone, std::vector<int64_t>(permutation.begin() + 12, permutation.end()));
+
+  // Three ranks split the remaining 8 (padded to 9) evenly and cover all of them.
+  std::set<int64_t> covered;
+  for (int rank = 0; rank < 3; ++rank) {
+    auto mine = rank_indices(permutation, 12, rank, 3, false);
+    EXPECT_EQ(mine.size(), 3u) << "rank " << rank;
+    covered.insert(mine.begin(), mine.end());
+  }
+  EXPECT_EQ(covered, std::set<int64_t>(permutation.begin() + 12, permutation.end()));
+  EXPECT_TRUE(rank_indices(permutation, 20, 0, 2, false).empty());
+}

@@ -13,7 +13,11 @@ namespace {
 // Full names of the parameters that live in LayerNorm modules.
 std::set<std::string> layer_norm_parameter_names(torch::nn::Module& model) {
   std::set<std::string> names;
-  for (const auto& item : model.named_modules()) {
+  if (dynamic_cast<torch::nn::LayerNormImpl*>(&model) != nullptr) {
+    for (const auto& p : model.named_parameters(/*recurse=*/false)) names.insert(p.key());
+  }
+  // Without the model itself, which need not be owned by a shared_ptr here.
+  for (const auto& item : model.named_modules("", /*include_self=*/false)) {
     if (dynamic_cast<torch::nn::LayerNormImpl*>(item.value().get()) == nullptr) continue;
     std::string prefix = item.key().empty() ? "" : item.key() + ".";
     for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) names.insert(prefix + p.key());

@@ -106,6 +106,7 @@ class TrainingRun {
   torch::Device device_ = torch::kCPU;
   Precision precision_ = Precision::Float32;
   fs::path processor_dir_;
+  int64_t max_seq_length_ = 128;
   models::DualEncoder model_{nullptr};
   std::unique_ptr<text::Tokenizer> tokenizer_;
   std::unique_ptr<vision::ImageProcessor> processor_;
@@ -146,6 +147,12 @@ void TrainingRun::load_model(const std::optional<fs::path>& checkpoint) {
   std::string weights = checkpoint ? checkpoint->string() : args_.model_name_or_path;
   model_ = models::load_dual_encoder(weights, {device_, torch::kFloat32});
   tokenizer_ = text::load_tokenizer(processor_dir_);
+  max_seq_length_ = args_.max_seq_length;
+  if (auto limit = tokenizer_->model_max_length(); limit && *limit < max_seq_length_) {
+    log::info("--max_seq_length " + std::to_string(max_seq_length_) + " is above the tokenizer's model_max_length; using " +
+              std::to_string(*limit));
+    max_seq_length_ = *limit;
+  }
   processor_ = std::make_unique<vision::ImageProcessor>(
       vision::read_image_processor_config(processor_dir_ / "preprocessor_config.json"));
 
@@ -262,7 +269,7 @@ json TrainingRun::evaluate() {
     indices.push_back(i);
   }
   data::LoaderOptions options;
-  options.max_seq_length = args_.max_seq_length;
+  options.max_seq_length = max_seq_length_;
   options.padding = args_.pad_to_max_length ? text::Padding::MaxLength : text::Padding::Longest;
   options.num_workers = args_.dataloader_num_workers;
   options.fast_images = !args_.exact_image_preprocessing;
@@ -363,7 +370,7 @@ int TrainingRun::train(const std::optional<fs::path>& checkpoint) {
             std::to_string(state_.schedule.warmup_steps) + " steps");
 
   data::LoaderOptions loader_options;
-  loader_options.max_seq_length = args_.max_seq_length;
+  loader_options.max_seq_length = max_seq_length_;
   loader_options.padding = args_.pad_to_max_length ? text::Padding::MaxLength : text::Padding::Longest;
   loader_options.num_workers = args_.dataloader_num_workers;
   loader_options.fast_images = !args_.exact_image_preprocessing;
@@ -485,7 +492,8 @@ int TrainingRun::run() {
     status = train(checkpoint);
     if (status != 0) return status;
     state_.train_seconds = resumed_seconds_ + seconds_since(train_start_);
-    int64_t skipped = static_cast<int64_t>(dist::all_reduce_sum(static_cast<double>(state_.skipped_images)));
+    int64_t skipped = train_data_.missing_images +
+                      static_cast<int64_t>(dist::all_reduce_sum(static_cast<double>(state_.skipped_images)));
     train_metrics = train_results(state_, skipped, static_cast<int64_t>(train_data_.examples.size()));
     if (skipped > 0 || state_.nonfinite_steps > 0) {
       log::warn("skipped " + std::to_string(skipped) + " unreadable image(s) and " +
