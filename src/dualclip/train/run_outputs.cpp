@@ -3,10 +3,8 @@
 #include "dualclip/core/log.h"
 #include "dualclip/io/model_dir.h"
 
-#if __has_include("dualclip/report/loss_curve.h")
+#include "dualclip/core/error.h"
 #include "dualclip/report/loss_curve.h"
-#define DUALCLIP_HAS_LOSS_CURVE 1
-#endif
 
 namespace dualclip::train {
 
@@ -50,13 +48,15 @@ void write_final_outputs(const TrainingArguments& args, models::DualEncoder& mod
 }
 
 void write_loss_picture(const fs::path& output_dir) {
-#ifdef DUALCLIP_HAS_LOSS_CURVE
+  // A checkpoint before the first logging step finds no rows yet; the picture then waits for
+  // the next checkpoint instead of failing the run.
   fs::path metrics = output_dir / "metrics.jsonl";
-  if (fs::exists(metrics)) report::write_loss_curve_png(metrics, output_dir / "loss.png");
-#else
-  // NOTE: loss.png needs the report part's write_loss_curve_png, which this build lacks.
-  (void)output_dir;
-#endif
+  if (!fs::exists(metrics) || fs::file_size(metrics) == 0) return;
+  try {
+    report::write_loss_curve_png(metrics, output_dir / "loss.png");
+  } catch (const Error& e) {
+    log::warn(std::string("loss.png not written: ") + e.what());
+  }
 }
 
 }  // namespace dualclip::train

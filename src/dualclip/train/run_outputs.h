@@ -26,7 +26,7 @@ void write_final_outputs(const TrainingArguments& args, models::DualEncoder& mod
                          const std::filesystem::path& processor_dir, const TrainerState& state,
                          const nlohmann::json& train_metrics, const nlohmann::json& eval_metrics);
 
-// Draws output_dir/loss.png from output_dir/metrics.jsonl when the report part is built in.
+// Draws output_dir/loss.png from output_dir/metrics.jsonl once it has rows.
 void write_loss_picture(const std::filesystem::path& output_dir);
 
 }  // namespace dualclip::train
