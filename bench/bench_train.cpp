@@ -14,8 +14,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "../tests/png_writer.h"
+#include "dualclip/core/fs.h"
 #include "dualclip/core/runtime.h"
+#include "dualclip/data/jpeg_writer.h"
 #include "dualclip/io/model_dir.h"
 #include "dualclip/models/dual_encoder.h"
 #include "dualclip/train/trainer.h"
@@ -75,17 +76,24 @@ fs::path write_model(const fs::path& dir, const Size& size) {
   return dir;
 }
 
-// 640x480 images (COCO's typical size) with a caption each, as a CSV list.
+// 640x480 JPEG images (COCO's typical size and format) with a caption each, as a CSV list.
+// The pictures are smooth random colour fields with fine noise, so that decoding costs about
+// what a photo costs.
 fs::path write_images(const fs::path& dir, int count) {
   fs::create_directories(dir);
   std::ofstream list(dir / "pairs.csv");
   list << "image_path,caption\n";
   torch::manual_seed(0);
   for (int i = 0; i < count; ++i) {
-    auto pixels = torch::randint(0, 256, {480, 640, 3}, torch::kUInt8).contiguous();
-    std::vector<uint8_t> rgb(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + pixels.numel());
-    std::string name = "img" + std::to_string(i) + ".png";
-    dualclip::testing::write_png(dir / name, 640, 480, rgb);
+    auto coarse = torch::rand({1, 3, 12, 16});
+    auto field = torch::upsample_bilinear2d(coarse, {480, 640}, false) * 200 + torch::rand({1, 3, 480, 640}) * 55;
+    auto pixels = field[0].permute({1, 2, 0}).clamp(0, 255).to(torch::kUInt8).contiguous();
+    dualclip::vision::Image image;
+    image.width = 640;
+    image.height = 480;
+    image.rgb.assign(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + pixels.numel());
+    std::string name = "img" + std::to_string(i) + ".jpg";
+    dualclip::write_file_atomic(dir / name, dualclip::data::encode_jpeg(image, 90));
     list << name << ",a photo of a street with cars and people walking on a sunny day number " << i << "\n";
   }
   return dir / "pairs.csv";

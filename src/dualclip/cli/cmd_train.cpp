@@ -17,13 +17,13 @@ void declare_options(ArgParser& p) {
   // Model, data and output.
   p.add_option("model_name_or_path", "", "Dual encoder folder to train (from 'dualclip create' or a checkpoint).", "DIR");
   p.add_option("output_dir", "", "Folder for checkpoints, metrics.jsonl, loss.png and the final model.", "DIR");
-  p.add_flag("overwrite_output_dir", "Train from the start even when output_dir holds checkpoints or other files.");
+  p.add_flag("overwrite_output_dir", "Train from the start even when output_dir contains checkpoints or other files.");
   p.add_option("resume_from_checkpoint", "", "Checkpoint folder to resume from, or 'true' for the latest in output_dir.", "PATH");
   p.add_option("data_dir", "", "COCO 2017 folder with annotations/captions_{train,val}2017.json and {train,val}2017/.", "DIR");
   p.add_option("train_file", "", "Training pairs as .csv, .tsv, .jsonl or .json; image paths relative to its folder.", "FILE");
   p.add_option("validation_file", "", "Evaluation pairs in the same formats as --train_file.", "FILE");
-  p.add_option("image_column", "image_path", "Column of --train_file/--validation_file that holds the image path.", "NAME");
-  p.add_option("caption_column", "caption", "Column of --train_file/--validation_file that holds the caption.", "NAME");
+  p.add_option("image_column", "image_path", "Column of --train_file/--validation_file that contains the image path.", "NAME");
+  p.add_option("caption_column", "caption", "Column of --train_file/--validation_file that contains the caption.", "NAME");
   p.add_option("max_train_samples", "", "Use only the first N training pairs.", "N");
   p.add_option("max_eval_samples", "", "Use only the first N evaluation pairs.", "N");
   p.add_option("max_seq_length", "128", "Maximum caption length in tokens, special tokens included.", "N");

@@ -1,5 +1,6 @@
 #include "dualclip/data/sampler.h"
 
+#include <algorithm>
 #include <numeric>
 #include <random>
 

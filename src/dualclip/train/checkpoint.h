@@ -1,4 +1,4 @@
-// Checkpoints: output_dir/checkpoint-<step>/ holds the model and processor files in Hugging
+// Checkpoints: output_dir/checkpoint-<step>/ contains the model and processor files in Hugging
 // Face's layout (config.json, model.safetensors, tokenizer and preprocessor files), so any
 // checkpoint loads in Python, plus what an exact resume needs:
 //   optimizer.safetensors   AdamW moments (exp_avg.<param>, exp_avg_sq.<param>) and step count
@@ -33,7 +33,7 @@ struct TrainerState {
   int64_t train_batch_size = 0;
   nlohmann::json log_history = nlohmann::json::array();
 
-  // Where the data stands: the epoch being read and how many of its samples (over all ranks,
+  // The data position: the epoch being read and how many of its samples (over all ranks,
   // in the epoch's permutation) the completed steps consumed.
   int64_t epoch_index = 0;
   int64_t epoch_position = 0;

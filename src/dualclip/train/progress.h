@@ -1,4 +1,4 @@
-// What the user sees while training: a one-line progress bar on a terminal (step/total,
+// Training progress output: a one-line progress bar on a terminal (step/total,
 // epoch, loss, learning rate, pairs per second, ETA), plain log lines otherwise, and
 // metrics.jsonl rows in output_dir.
 #pragma once
@@ -48,8 +48,8 @@ class ProgressReporter {
 class MetricsWriter {
  public:
   MetricsWriter() = default;
-  // Opens the file; rows of steps after `keep_up_to_step` (left by a run that was stopped
-  // after its last checkpoint) are dropped first, so a resumed run does not log them twice.
+  // Opens the file, first dropping rows of steps after `keep_up_to_step`. A run stopped after
+  // its last checkpoint leaves such rows, and the resumed run logs those steps again.
   void open(const std::filesystem::path& path, int64_t keep_up_to_step);
   void write(const nlohmann::json& row);
   bool is_open() const { return out_.is_open(); }

@@ -1,7 +1,7 @@
-// What a finished run leaves in output_dir besides checkpoints: the final model and processor
-// files (loadable by every dualclip command and by Hugging Face), train_results.json,
-// eval_results.json and all_results.json as the Trainer writes them, trainer_state.json,
-// training_args.json, and the loss curve picture loss.png.
+// The files a finished run leaves in output_dir besides checkpoints. The final model and
+// processor files load in every dualclip command and in Hugging Face. train_results.json,
+// eval_results.json and all_results.json follow the Trainer; trainer_state.json,
+// training_args.json and the loss curve picture loss.png complete the set.
 #pragma once
 
 #include <cstdint>

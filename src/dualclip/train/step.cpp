@@ -73,7 +73,8 @@ StepRunner::StepRunner(models::DualEncoder model, AdamW& optimizer, StepOptions 
     : model_(std::move(model)), optimizer_(optimizer), options_(options), reducer_(reducer) {}
 
 double StepRunner::accumulate(const torch::Tensor& pixel_values, const text::BatchEncoding& text,
-                              int64_t micro_batches) {
+                              int64_t micro_batches, bool last) {
+  if (reducer_ != nullptr) reducer_->set_enabled(last);
   auto loss = batch_loss(model_, pixel_values, text, options_.local_loss, options_.precision);
   double value = loss.item<double>();
   if (!std::isfinite(value)) loss_finite_ = false;
@@ -85,7 +86,10 @@ double StepRunner::accumulate(const torch::Tensor& pixel_values, const text::Bat
   auto scaled = loss / static_cast<double>(micro_batches);
   if (options_.precision == Precision::Float16) scaled = scaled * scaler_.scale;
   scaled.backward();
-  if (reducer_ != nullptr) reducer_->synchronize();
+  if (reducer_ != nullptr && last) {
+    reducer_->synchronize();
+    reduced_ = true;
+  }
   return value;
 }
 
@@ -93,6 +97,13 @@ StepStats StepRunner::apply(double lr, int64_t step) {
   StepStats stats;
   stats.loss = micro_batches_done_ > 0 ? loss_sum_ / static_cast<double>(micro_batches_done_) : 0.0;
   stats.pairs = pairs_;
+
+  // A step whose last micro-batch was empty (unreadable images) still averages over ranks.
+  if (reducer_ != nullptr && !reduced_) {
+    reducer_->set_enabled(true);
+    reducer_->synchronize();
+  }
+  reduced_ = false;
   bool loss_finite = loss_finite_;
   loss_sum_ = 0.0;
   micro_batches_done_ = 0;

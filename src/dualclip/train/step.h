@@ -57,8 +57,10 @@ class StepRunner {
              dist::GradientReducer* reducer = nullptr);
 
   // Forward and backward of one micro-batch whose loss counts 1/`micro_batches` of the step.
-  // Returns the unscaled loss.
-  double accumulate(const torch::Tensor& pixel_values, const text::BatchEncoding& text, int64_t micro_batches);
+  // With several processes, gradients are averaged over ranks during the backward pass of the
+  // `last` micro-batch only. Returns the unscaled loss.
+  double accumulate(const torch::Tensor& pixel_values, const text::BatchEncoding& text, int64_t micro_batches,
+                    bool last = true);
 
   // Finishes the step with learning rate `lr`; `step` (1-based) names the step in messages.
   // A non-finite loss or gradient raises dualclip::Error naming the step, unless
@@ -77,6 +79,7 @@ class StepRunner {
   int64_t micro_batches_done_ = 0;
   bool loss_finite_ = true;
   int64_t pairs_ = 0;
+  bool reduced_ = false;  // the gradients of this step were averaged over ranks
 };
 
 }  // namespace dualclip::train

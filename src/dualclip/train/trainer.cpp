@@ -1,5 +1,6 @@
 #include "dualclip/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cmath>
@@ -133,10 +134,17 @@ void TrainingRun::set_up_device_and_processes() {
   if (args_.fp16 && !cuda) {
     throw Error("--fp16 needs a CUDA device; on CPU use --bf16 (bfloat16 autocast) or neither");
   }
-  precision_ = args_.bf16 ? Precision::BFloat16 : args_.fp16 ? Precision::Float16 : Precision::Float32;
+  std::string precision_name = "float32";
+  if (args_.bf16) {
+    precision_ = Precision::BFloat16;
+    precision_name = "bf16 autocast";
+  } else if (args_.fp16) {
+    precision_ = Precision::Float16;
+    precision_name = "fp16 autocast with loss scaling";
+  }
   if (env.world_size > 1) dist::initialize(env, device_, std::chrono::seconds(args_.ddp_timeout));
   log::info("device " + device_.str() + ", " + std::to_string(dist::world_size()) + " process(es), precision " +
-            (args_.bf16 ? "bf16 autocast" : args_.fp16 ? "fp16 autocast with loss scaling" : "float32"));
+            precision_name);
 }
 
 void TrainingRun::load_model(const std::optional<fs::path>& checkpoint) {
@@ -248,7 +256,7 @@ void TrainingRun::log_step(const StepStats& stats, double lr) {
 }
 
 void TrainingRun::save(const std::string& why) {
-  // Every rank reaches here; only rank 0 writes, the others wait so nobody runs ahead.
+  // Every rank calls this. Rank 0 writes while the others wait at the barrier.
   if (dist::is_main_process()) {
     state_.train_seconds = resumed_seconds_ + seconds_since(train_start_);
     fs::path dir = save_checkpoint(args_.output_dir, state_, model_, *optimizer_, processor_dir_, args_.save_total_limit);
@@ -403,7 +411,8 @@ int TrainingRun::train(const std::optional<fs::path>& checkpoint) {
       data::Batch batch;
       int64_t planned_samples = 0;
       int64_t micro_batches_used = 0;
-      for (const auto& planned : group) {
+      for (size_t micro = 0; micro < group.size(); ++micro) {
+        const auto& planned = group[micro];
         loader.next(batch);
         planned_samples += static_cast<int64_t>(planned.size());
         state_.skipped_images += static_cast<int64_t>(batch.unreadable.size());
@@ -413,11 +422,14 @@ int TrainingRun::train(const std::optional<fs::path>& checkpoint) {
             log::warn("unreadable image skipped: " + path.string());
           }
         }
+        // NOTE: with several processes and the global-batch loss, a rank whose batch lost every
+        // image skips the forward pass (and its all_gather) while the others wait in theirs.
         if (batch.size() == 0) continue;
         text::BatchEncoding encoding{batch.text.input_ids.to(device_), batch.text.attention_mask.to(device_),
                                      batch.text.token_type_ids.defined() ? batch.text.token_type_ids.to(device_)
                                                                          : torch::Tensor()};
-        step_runner_->accumulate(batch.pixel_values.to(device_), encoding, static_cast<int64_t>(group.size()));
+        step_runner_->accumulate(batch.pixel_values.to(device_), encoding, static_cast<int64_t>(group.size()),
+                                 micro + 1 == group.size());
         ++micro_batches_used;
       }
       window_.data_wait_seconds += loader.take_wait_seconds();
@@ -425,7 +437,9 @@ int TrainingRun::train(const std::optional<fs::path>& checkpoint) {
       // The update, then the bookkeeping that a checkpoint records.
       double lr = state_.schedule.lr_for_step(state_.global_step + 1);
       StepStats stats;
-      if (micro_batches_used > 0) {
+      // With several processes every rank takes part in the update, even one whose batches
+      // lost all their images, so that the collectives stay matched.
+      if (micro_batches_used > 0 || dist::is_distributed()) {
         stats = step_runner_->apply(lr, state_.global_step + 1);
       } else {
         optimizer_->zero_grad();
@@ -547,7 +561,7 @@ std::optional<fs::path> find_resume_checkpoint(const TrainingArguments& args) {
   // Otherwise: an existing output_dir resumes from its latest checkpoint, unless overwritten.
   if (args.overwrite_output_dir || !fs::is_directory(args.output_dir)) return std::nullopt;
   if (auto latest = latest_checkpoint(args.output_dir)) {
-    log::info("output_dir " + args.output_dir.string() + " holds checkpoints; resuming from " + latest->string() +
+    log::info("output_dir " + args.output_dir.string() + " contains checkpoints; resuming from " + latest->string() +
               " (pass --overwrite_output_dir to train from the start)");
     return latest;
   }
@@ -556,7 +570,7 @@ std::optional<fs::path> find_resume_checkpoint(const TrainingArguments& args) {
   if (!entries.empty()) {
     std::sort(entries.begin(), entries.end());
     if (entries.size() > 5) entries.resize(5);
-    throw Error("--output_dir " + args.output_dir.string() + " already exists and holds other files (" +
+    throw Error("--output_dir " + args.output_dir.string() + " already exists and contains other files (" +
                 join_paths(entries) + ") but no checkpoint; pass --overwrite_output_dir to write into it anyway, "
                 "or choose another folder");
   }
