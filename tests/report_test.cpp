@@ -115,6 +115,9 @@ TEST(ReportLossCurve, WritesPngOfRequestedSize) {
   const Png small = read_png(png);
   EXPECT_EQ(small.width, 640);
   EXPECT_EQ(small.height, 400);
+
+  options.width = 100;
+  EXPECT_THROW(dualclip::report::write_loss_curve_png(metrics, png, options), dualclip::Error);
 }
 
 TEST(ReportLossCurve, DrawsTrainingAndEvalColours) {
@@ -156,8 +159,16 @@ TEST(ReportLossCurve, SmoothingKeepsConstantAndDebiases) {
   EXPECT_GT(step[4], step[3]);
   EXPECT_LT(step[4], 1);
 
-  EXPECT_EQ(dualclip::report::smoothing_weight(5), 0);
-  EXPECT_NEAR(dualclip::report::smoothing_weight(100), 0.92, 1e-12);
+  // Smoothing both ways leaves no lag on a ramp, away from its ends.
+  std::vector<double> ramp;
+  for (int i = 0; i < 100; ++i) ramp.push_back(i);
+  const auto one_way = dualclip::report::smooth_ema(ramp, 0.8);
+  const auto both_ways = dualclip::report::smooth_zero_phase(ramp, 0.8);
+  EXPECT_NEAR(one_way[50], 46, 0.01);
+  EXPECT_NEAR(both_ways[50], 50, 0.01);
+
+  EXPECT_EQ(dualclip::report::smoothing_weight(40), 0);
+  EXPECT_NEAR(dualclip::report::smoothing_weight(100), 0.6, 1e-12);
   EXPECT_EQ(dualclip::report::smoothing_weight(100000), 0.95);
 }
 

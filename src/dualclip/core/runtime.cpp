@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <sched.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -66,6 +67,11 @@ std::string blas_description() {
 }
 
 int configure_threads(int threads) {
+  // OMP_NUM_THREADS wins when set: the local launcher sets it to cores / processes so that
+  // workers on one machine do not each take every core.
+  if (threads <= 0) {
+    if (const char* env = std::getenv("OMP_NUM_THREADS"); env && std::atoi(env) > 0) threads = std::atoi(env);
+  }
   if (threads <= 0) {
     cpu_set_t set;
     threads = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;

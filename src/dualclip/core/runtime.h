@@ -14,8 +14,8 @@ bool cuda_available();
 // at /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3", or "reference BLAS (slow)".
 std::string blas_description();
 
-// Sets libtorch's intra-op threads to `threads` (0: the number of cores this process may
-// use) and, when the BLAS is a pthread OpenBLAS, pins its own pool to one thread so the two
+// Sets libtorch's intra-op threads to `threads` (0: $OMP_NUM_THREADS when set, else the
+// number of cores this process may use) and, when the BLAS is a pthread OpenBLAS, pins its own pool to one thread so the two
 // pools do not compete for the same cores. Returns the thread count in use.
 int configure_threads(int threads = 0);
 

@@ -53,9 +53,9 @@ void check_options(const ShapesDatasetOptions& options) {
   }
   if (options.captions_per_image < 1) throw Error("make-dataset: --captions_per_image must be at least 1");
   if (!(options.second_object_fraction >= 0 && options.second_object_fraction <= 1)) {
-    throw Error("make-dataset: --second_object_fraction must lie in [0, 1]");
+    throw Error("make-dataset: invalid --second_object_fraction " + std::to_string(options.second_object_fraction) + "; expected a value in [0, 1]");
   }
-  if (options.jpeg_quality < 1 || options.jpeg_quality > 100) throw Error("make-dataset: JPEG quality must lie in 1..100");
+  if (options.jpeg_quality < 1 || options.jpeg_quality > 100) throw Error("make-dataset: invalid --jpeg_quality " + std::to_string(options.jpeg_quality) + "; expected 1 to 100");
 }
 
 // Refuses to mix two datasets in one folder; with overwrite, removes only what this writer makes.
@@ -66,7 +66,7 @@ void prepare_output_dir(const ShapesDatasetOptions& options) {
   for (const std::string& name : owned) has_dataset = has_dataset || fs::exists(dir / name);
   if (has_dataset && !options.overwrite_output_dir) {
     throw Error("make-dataset: " + dir.string() +
-                " already holds a dataset (train2017/, annotations/, ...); choose another --output_dir or pass "
+                " already contains a dataset (train2017/, annotations/, ...); choose another --output_dir or pass "
                 "--overwrite_output_dir");
   }
   for (const std::string& name : owned) fs::remove_all(dir / name);

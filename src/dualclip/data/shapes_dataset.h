@@ -32,7 +32,7 @@ struct ShapesDatasetSummary {
 };
 
 // Writes the dataset. Throws dualclip::Error for invalid options, for an output_dir that
-// already holds a dataset (unless overwrite_output_dir, which first removes the dataset's own
+// already contains a dataset (unless overwrite_output_dir, which first removes the dataset's own
 // folders and files), and when a file cannot be written.
 ShapesDatasetSummary write_shapes_dataset(const ShapesDatasetOptions& options);
 

@@ -1,6 +1,6 @@
 // One scene of the synthetic shapes dataset: a main object (a coloured shape of some size at
-// some position), sometimes a smaller second object, on a light or dark background with
-// noise, and captions in varied wordings that always name the main object's colour and shape.
+// some position) and sometimes a smaller second object, on a light or dark background with
+// noise. Its captions vary in wording and always name the main object's colour and shape.
 #pragma once
 
 #include <cstdint>

@@ -25,9 +25,13 @@ struct Environment {
 Environment read_environment();
 
 // Joins the process group (Gloo for CPU devices, NCCL for CUDA when compiled in) and sets
-// the rank used by core/log.h. Collectives that wait longer than `timeout` fail with a
-// message naming the rank that did not answer, where c10d can tell.
+// the rank used by core/log.h; with world_size 1 it only sets the rank. Rank 0 serves the
+// rendezvous TCPStore on MASTER_ADDR:MASTER_PORT. A collective that fails, or waits longer
+// than `timeout`, throws std::runtime_error naming the collective, this rank, c10d's message
+// and the ranks on this machine that have exited or stopped (ranks on other machines cannot
+// be checked).
 void initialize(const Environment& env, const torch::Device& device, std::chrono::seconds timeout);
+// Leaves the group; collectives become no-ops again.
 void shutdown();
 
 bool is_distributed();

@@ -52,11 +52,11 @@ class Canvas {
   double text_width(const std::string& text);
   // Draws `text` anchored at (x, y), rotated by `angle` radians around the anchor.
   void draw_text(const std::string& text, double x, double y, HAlign halign, VAlign valign, double angle = 0);
-  // Splits `text` at spaces into lines no wider than `max_width` in the current font; a
+  // Splits `text` at spaces into lines no wider than `max_width` in the current font. A
   // single word wider than that stays on a line of its own.
   std::vector<std::string> wrap_text(const std::string& text, double max_width);
 
-  // Writes the surface as PNG through a temporary file and rename; throws dualclip::Error
+  // Writes the surface as PNG through a temporary file and rename. Throws dualclip::Error
   // naming `png` when cairo cannot write it.
   void write_png(const std::filesystem::path& png);
 

@@ -15,7 +15,9 @@ namespace dualclip::report {
 namespace {
 
 constexpr double kMargin = 24;
-constexpr double kAxisTitle = 22;  // the strip holding "images" above or "texts" beside the grid
+constexpr double kAxisTitle = 30;  // the strip holding "images" above or "texts" beside the grid
+constexpr size_t kColumnLabelLines = 2;
+constexpr double kColumnLabelLine = 12;
 constexpr double kLabelFont = 13;
 constexpr double kLabelLine = 16;
 constexpr double kMaxLabelWidth = 340;
@@ -60,11 +62,11 @@ Layout plan_layout(const std::vector<std::string>& texts, size_t image_count, co
   layout.label_lines = wrap_labels(scratch, texts, layout.label_width, layout.cell);
 
   // Title and subtitle, the "images" axis title, then a thumbnail and its label per column.
-  layout.grid_top = 76 + kAxisTitle + layout.cell + 18;
+  layout.grid_top = 76 + kAxisTitle + layout.cell + 6 + kColumnLabelLines * kColumnLabelLine;
   layout.grid_left = kMargin + kAxisTitle + layout.label_width + 10;
   const double grid_right = layout.grid_left + layout.cell * image_count;
   layout.bar_left = grid_right + 24;
-  const double bar_labels = 40, bar_name = 22;
+  const double bar_labels = 34, bar_name = 20;
   double width = layout.bar_left + 16 + 8 + bar_labels + bar_name + kMargin;
 
   scratch.set_font(18, true);
@@ -119,10 +121,18 @@ void draw_columns(Canvas& canvas, const Layout& layout, const std::vector<vision
   for (size_t i = 0; i < image_count; ++i) {
     const double cx = layout.grid_left + layout.cell * (i + 0.5);
     if (!images.empty()) draw_thumbnail(canvas.cr(), images[i], cx, thumb_top + layout.cell / 2, layout.cell - 6);
-    std::string label = labels.empty() ? "image " + std::to_string(i + 1) : labels[i];
-    while (label.size() > 1 && canvas.text_width(label) > layout.cell - 2) label.pop_back();
+    // The label wraps onto two lines; a longer one is cut and ends with "...".
+    const std::string label = labels.empty() ? "image " + std::to_string(i + 1) : labels[i];
+    std::vector<std::string> lines = canvas.wrap_text(label, layout.cell - 2);
+    if (lines.size() > kColumnLabelLines) {
+      lines.resize(kColumnLabelLines);
+      lines.back() += "...";
+    }
     canvas.set_colour(palette::kMutedText);
-    canvas.draw_text(label, cx, thumb_top + layout.cell + 3, HAlign::Center, VAlign::Top);
+    for (size_t k = 0; k < lines.size(); ++k) {
+      while (lines[k].size() > 1 && canvas.text_width(lines[k]) > layout.cell - 2) lines[k].pop_back();
+      canvas.draw_text(lines[k], cx, thumb_top + layout.cell + 3 + k * kColumnLabelLine, HAlign::Center, VAlign::Top);
+    }
   }
 }
 
@@ -223,7 +233,7 @@ void draw_colour_bar(Canvas& canvas, const Layout& layout, size_t text_count, st
     canvas.draw_text(format_tick(tick, spacing), left + width + 7, y, HAlign::Left, VAlign::Middle);
   }
   canvas.set_font(12);
-  canvas.draw_text(value_name, left + width + 58, (top + bottom) / 2, HAlign::Center, VAlign::Middle, -M_PI / 2);
+  canvas.draw_text(value_name, left + width + 44, (top + bottom) / 2, HAlign::Center, VAlign::Middle, -M_PI / 2);
 }
 
 }  // namespace

@@ -14,8 +14,8 @@
 namespace dualclip::report {
 
 struct HeatmapOptions {
-  // A line under the title; empty: says that columns are images, rows are texts, and what
-  // the outline marks.
+  // A line under the title; empty: a line stating that columns are images, rows are texts,
+  // and what the outline marks.
   std::string subtitle;
   // A short label under each thumbnail (a file name, the true class); empty: "image 1", ...
   std::vector<std::string> image_labels;
@@ -25,7 +25,7 @@ struct HeatmapOptions {
 };
 
 // Draws `probs` ([images, texts], e.g. logits_per_image.softmax(-1)) into `png`. `images`
-// holds one RGB thumbnail per row of `probs`, or is empty for a heatmap without thumbnails.
+// contains one RGB thumbnail per row of `probs`, or is empty for a heatmap without thumbnails.
 // The colour scale spans [0, 1] when every value lies in it, else the values' range. The
 // largest value of each column is outlined. Throws dualclip::Error when the sizes of `probs`,
 // `texts`, `images` or `options.image_labels` disagree, or when `png` cannot be written.

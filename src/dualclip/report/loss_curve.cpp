@@ -115,7 +115,7 @@ void draw_training(Canvas& canvas, const PlotFrame& frame, const MetricsLog& log
 
   // The raw loss is thin and faint; with only a handful of points it is the curve itself.
   const bool smoothed = weight > 0;
-  canvas.set_colour(palette::kTrain, smoothed ? 0.3 : 1.0);
+  canvas.set_colour(palette::kTrain, smoothed ? 0.35 : 1.0);
   cairo_set_line_width(cr, smoothed ? 1.0 : 2.0);
   draw_polyline(cr, frame, steps, losses);
   cairo_stroke(cr);
@@ -123,7 +123,7 @@ void draw_training(Canvas& canvas, const PlotFrame& frame, const MetricsLog& log
   if (smoothed) {
     canvas.set_colour(palette::kTrain);
     cairo_set_line_width(cr, 2.2);
-    draw_polyline(cr, frame, steps, smooth_ema(losses, weight));
+    draw_polyline(cr, frame, steps, smooth_zero_phase(losses, weight));
     cairo_stroke(cr);
   }
 }
@@ -165,7 +165,7 @@ void draw_legend(Canvas& canvas, const PlotFrame& frame, const MetricsLog& log, 
     entries.push_back({"training loss", 0});
     if (weight > 0) {
       char label[64];
-      std::snprintf(label, sizeof label, "training loss, smoothed (EMA %.2f)", weight);
+      std::snprintf(label, sizeof label, "training loss, smoothed (EMA %.2f, both ways)", weight);
       entries.push_back({label, 1});
     }
   }
@@ -194,8 +194,8 @@ void draw_legend(Canvas& canvas, const PlotFrame& frame, const MetricsLog& log, 
       draw_eval_marker(cr, sx + swatch / 2, cy);
     } else {
       const bool raw = entries[i].kind == 0;
-      canvas.set_colour(palette::kTrain, raw && weight > 0 ? 0.3 : 1.0);
-      cairo_set_line_width(cr, raw && weight > 0 ? 1.0 : 2.2);
+      canvas.set_colour(palette::kTrain, raw && weight > 0 ? 0.35 : 1.0);
+      cairo_set_line_width(cr, raw && weight > 0 ? 1.5 : 2.2);
       cairo_move_to(cr, sx, cy);
       cairo_line_to(cr, sx + swatch, cy);
       cairo_stroke(cr);
@@ -212,7 +212,7 @@ std::string summary_line(const MetricsLog& log, double weight) {
   if (!log.training.empty()) {
     std::vector<double> losses;
     for (const auto& point : log.training) losses.push_back(point.loss);
-    const double end = weight > 0 ? smooth_ema(losses, weight).back() : losses.back();
+    const double end = weight > 0 ? smooth_zero_phase(losses, weight).back() : losses.back();
     std::snprintf(text, sizeof text, "training loss %.3f at step %.0f, %.3f%s at step %.0f", losses.front(),
                   log.training.front().step, end, weight > 0 ? " (smoothed)" : "", log.training.back().step);
     summary = text;
@@ -239,13 +239,27 @@ std::vector<double> smooth_ema(const std::vector<double>& values, double weight)
   return smoothed;
 }
 
+std::vector<double> smooth_zero_phase(const std::vector<double>& values, double weight) {
+  std::vector<double> forward = smooth_ema(values, weight);
+  std::reverse(forward.begin(), forward.end());
+  std::vector<double> both = smooth_ema(forward, weight);
+  std::reverse(both.begin(), both.end());
+  return both;
+}
+
 double smoothing_weight(size_t count) {
-  if (count < 10) return 0;
-  return std::min(0.95, 1.0 - 8.0 / static_cast<double>(count));
+  // The average's memory, 1 / (1 - weight) points, is kept near 1/40 of the curve so that
+  // its lag behind the raw loss stays small at any run length.
+  if (count <= 40) return 0;
+  return std::min(0.95, 1.0 - 40.0 / static_cast<double>(count));
 }
 
 void write_loss_curve_png(const std::filesystem::path& metrics_jsonl, const std::filesystem::path& png,
                           const LossCurveOptions& options) {
+  if (options.width < 320 || options.height < 240) {
+    throw Error("loss curve " + png.string() + ": " + std::to_string(options.width) + "x" +
+                std::to_string(options.height) + " pixels is too small for axes and legend; use at least 320x240");
+  }
   const MetricsLog log = read_metrics_log(metrics_jsonl);
   if (log.training.empty() && log.evaluation.empty()) {
     throw Error("no training or evaluation rows in " + metrics_jsonl.string() +

@@ -16,7 +16,8 @@ struct LossCurveOptions {
 
 // Draws the loss curve of `metrics_jsonl` into `png`. Malformed lines are skipped with a
 // warning (see read_metrics_log). Throws dualclip::Error naming the file when it has no
-// training or evaluation rows at all, or when `png` cannot be written.
+// training or evaluation rows at all, when the size is under 320x240 pixels, or when `png`
+// cannot be written.
 void write_loss_curve_png(const std::filesystem::path& metrics_jsonl, const std::filesystem::path& png,
                           const LossCurveOptions& options = {});
 
@@ -24,8 +25,12 @@ void write_loss_curve_png(const std::filesystem::path& metrics_jsonl, const std:
 // divided by (1 - weight^n) so that the start is not pulled towards zero, as TensorBoard does.
 std::vector<double> smooth_ema(const std::vector<double>& values, double weight);
 
-// Returns the smoothing weight the loss curve uses for `count` points: none for a handful of
-// points, rising to 0.95 for thousands.
+// Smooths `values` with smooth_ema forwards, then backwards over the result, so that the
+// curve does not lag behind the data as a one-way average does on a falling loss.
+std::vector<double> smooth_zero_phase(const std::vector<double>& values, double weight);
+
+// Returns the smoothing weight the loss curve uses for `count` points: none up to 40 points,
+// then 1 - 40 / count, at most 0.95.
 double smoothing_weight(size_t count);
 
 }  // namespace dualclip::report

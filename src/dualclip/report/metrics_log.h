@@ -28,10 +28,10 @@ struct MetricsLog {
   int skipped_lines = 0;                // malformed lines, each reported by a warning
 };
 
-// Reads `metrics_jsonl`. A line that is not a JSON object, or a training/evaluation row whose
-// "step" or loss is not a finite number, is skipped with a warning naming the file and line
-// (the first few are listed one by one, then a total). Rows of other kinds and blank lines
-// are ignored. Throws dualclip::Error when the file cannot be read.
+// Reads `metrics_jsonl`. Malformed lines are skipped with a warning naming the file and line:
+// lines that are not JSON objects, and training or evaluation rows whose "step" or loss is not
+// a finite number. The first five are listed one by one, then a total. Rows of other kinds and
+// blank lines are ignored. Throws dualclip::Error when the file cannot be read.
 MetricsLog read_metrics_log(const std::filesystem::path& metrics_jsonl);
 
 }  // namespace dualclip::report

@@ -1,6 +1,10 @@
 // Unicode helpers the tokenizers share: UTF-8 decoding with Python's replacement policy,
 // the character classes of Python's str methods and of the `regex` module, and ICU-backed
 // lower-casing and normalisation.
+//
+// NOTE: character properties come from the installed ICU (72: Unicode 15), while the golden HF
+// outputs came from Python 3.11 (Unicode 14). Characters assigned in Unicode 15 may classify
+// differently.
 #pragma once
 
 #include <string>
@@ -12,9 +16,8 @@ namespace dualclip::text::unicode {
 constexpr char32_t kReplacementCharacter = 0xFFFD;
 
 // Decodes the code point starting at text[pos] and advances pos past it. An ill-formed
-// sequence yields U+FFFD and consumes its maximal subpart (Unicode 15, section 3.9, "U+FFFD
-// substitution of maximal subparts"), as Python's decode(errors="replace") does; `invalid`
-// is then set to true.
+// sequence yields U+FFFD and consumes its maximal subpart, the longest prefix that could still
+// start a valid sequence, as Python's decode(errors="replace") does. `invalid` is then set.
 char32_t next_code_point(std::string_view text, size_t& pos, bool* invalid = nullptr);
 
 // Decodes all of `text` with next_code_point.
