@@ -4,6 +4,7 @@ namespace dualclip::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
+      {"train", "Train a dual encoder on image-caption pairs as run_clip.py with Hugging Face's Trainer does.", run_train},
       {"tokenize", "Print the token ids, tokens and attention mask a model's tokenizer gives for captions.", run_tokenize},
       {"create", "Join a pretrained vision tower and text tower into a new dual encoder directory.", run_create},
       {"info", "Print a dual encoder's towers, sizes, parameter counts, projection size and logit scale.", run_info},
