@@ -9,12 +9,18 @@
 #include <torch/types.h>
 
 #include "dualclip/vision/image.h"
+#include "dualclip/vision/resample.h"
 
 namespace dualclip::vision {
 
 struct ImageProcessorConfig {
   bool do_resize = true;
+  // {"shortest_edge": N}; when 0, the resize goes to exactly resize_height x resize_width
+  // ({"height": H, "width": W}).
   int64_t shortest_edge = 224;
+  int64_t resize_height = 0;
+  int64_t resize_width = 0;
+  ResampleFilter resample = ResampleFilter::Bicubic;
   bool do_center_crop = true;
   int64_t crop_height = 224;
   int64_t crop_width = 224;
@@ -40,6 +46,13 @@ class ImageProcessor {
   // Decodes and preprocesses a file. `fast` allows reduced-scale JPEG decoding and the fast
   // resize.
   torch::Tensor load(const std::filesystem::path& path, bool fast = false, bool apply_exif_orientation = true) const;
+
+  // The uint8 image after resize and center crop (the stages before rescale and normalise).
+  Image resize_and_crop(const Image& image) const;
+  // Rescale and normalise a uint8 HWC image into a float32 [3, H, W] tensor.
+  torch::Tensor to_pixel_values(const Image& image) const;
+  // The (height, width) the resize step produces for a height x width image.
+  void resized_size(int64_t height, int64_t width, int64_t* out_height, int64_t* out_width) const;
 
   const ImageProcessorConfig& config() const { return config_; }
 
