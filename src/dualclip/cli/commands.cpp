@@ -5,6 +5,10 @@ namespace dualclip::cli {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"version", "Print dualclip's version, the libtorch version, device support and the BLAS in use.", run_version},
+      {"similarity", "Score images against texts: logits_per_image, probabilities, optional heatmap PNG.", run_similarity},
+      {"zero-shot", "Classify labelled images by class-name prompts; top-1/top-5 accuracy and confusions.", run_zero_shot},
+      {"retrieval", "Image-text Recall@1/5/10 on a COCO captions split, with cached embeddings.", run_retrieval},
+      {"embed", "Write normalised image/text embeddings with their ids to a safetensors file.", run_embed},
   };
   return table;
 }

@@ -17,5 +17,9 @@ const std::vector<Command>& commands();
 
 // The runners, one per command.
 int run_version(const std::vector<std::string>& args);
+int run_similarity(const std::vector<std::string>& args);
+int run_zero_shot(const std::vector<std::string>& args);
+int run_retrieval(const std::vector<std::string>& args);
+int run_embed(const std::vector<std::string>& args);
 
 }  // namespace dualclip::cli
