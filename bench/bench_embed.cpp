@@ -21,7 +21,8 @@
 
 namespace {
 
-// openai/clip-vit-base-patch32's vision tower and roberta-base, as their config.json files set them.
+// The vision tower is CLIPVisionConfig's defaults in transformers 4.40 (the ViT-B/32 of
+// openai/clip-vit-base-patch32); the text tower has roberta-base's published config.json sizes.
 nlohmann::json full_size_config() {
   return {{"model_type", "vision-text-dual-encoder"},
           {"projection_dim", 512},
