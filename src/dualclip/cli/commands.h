@@ -21,5 +21,7 @@ int run_similarity(const std::vector<std::string>& args);
 int run_zero_shot(const std::vector<std::string>& args);
 int run_retrieval(const std::vector<std::string>& args);
 int run_embed(const std::vector<std::string>& args);
+int run_plot(const std::vector<std::string>& args);
+int run_make_dataset(const std::vector<std::string>& args);
 
 }  // namespace dualclip::cli

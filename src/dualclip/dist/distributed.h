@@ -53,15 +53,38 @@ torch::Tensor all_gather_with_grad(const torch::Tensor& local);
 // Averages gradients over ranks in buckets of about `bucket_bytes`, launching each bucket's
 // all-reduce as soon as the backward pass has produced all its gradients, so communication
 // overlaps the rest of the backward pass.
+//
+// Parameters with requires_grad=false are left out; every rank must pass the same parameters
+// in the same order. A parameter without a gradient on some ranks (unused in this step) counts
+// as zero there; one without a gradient on every rank keeps an undefined gradient. With
+// gradient accumulation, call set_enabled(false) for all micro-steps but the last, so that
+// only the last backward() reduces the accumulated gradients. With one process (no group)
+// the reducer does nothing and costs nothing.
+// NOTE: a parameter that gets a gradient on some ranks only is reduced correctly, but on the
+// other ranks it holds back its bucket, and all later ones, until synchronize(), so they do
+// not overlap with backward(). DDP's find_unused_parameters graph walk is not implemented.
 class GradientReducer {
  public:
   GradientReducer(std::vector<torch::Tensor> parameters, int64_t bucket_bytes = 25 * 1024 * 1024);
   ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  // Turns reduction during backward() on or off (on by default). While off, gradients only
+  // accumulate locally and synchronize() does nothing.
+  void set_enabled(bool enabled);
+  bool enabled() const;
+
   // Waits for all outstanding all-reduces and writes the averaged gradients back.
   // Call after backward(), before clipping and the optimizer step.
   void synchronize();
+
   // Seconds spent waiting on communication in the last synchronize().
   double last_wait_seconds() const;
+  // How many buckets the last backward() launched before synchronize() was called; the rest
+  // waited for synchronize() (unused parameters) and did not overlap with compute.
+  int last_buckets_launched_in_backward() const;
+  int bucket_count() const;
 
  private:
   struct State;
@@ -74,10 +97,16 @@ class GradientReducer {
 // world_size-th index starting at r.
 std::vector<int64_t> shard_indices(const std::vector<int64_t>& permutation, int rank, int world_size, bool drop_last);
 
-// Starts `nproc` copies of this program on this machine with RANK/LOCAL_RANK/WORLD_SIZE/
-// MASTER_ADDR/MASTER_PORT set, forwards their output line by line with a "[rank N]" prefix,
-// stops all of them when one fails or on SIGINT/SIGTERM (forwarded), and returns the first
-// failure's exit code (0 when all succeed).
-int launch_local_workers(int nproc, const std::vector<std::string>& argv, int master_port);
+// Starts `nproc` copies of this program (/proc/self/exe) on this machine with RANK/
+// LOCAL_RANK/WORLD_SIZE/LOCAL_WORLD_SIZE/MASTER_ADDR/MASTER_PORT set, forwards their stdout
+// and stderr line by line with a "[rank N] " prefix, and returns the first failure's exit
+// code (0 when all succeed). `argv` is the command line after the program name, e.g.
+// {"train", "--nproc_per_node", "8", ...}; `--nproc_per_node N` is removed from it.
+// `master_port` 0 picks a free port. When one worker fails the others get SIGTERM, then
+// SIGKILL after `kill_grace`; SIGINT/SIGTERM sent to the launcher are forwarded to the
+// workers, and a second one kills them. For several machines, set NNODES and NODE_RANK
+// (plus MASTER_ADDR and MASTER_PORT of node 0) on each; ranks are NODE_RANK * nproc + local.
+int launch_local_workers(int nproc, const std::vector<std::string>& argv, int master_port,
+                         std::chrono::seconds kill_grace = std::chrono::seconds(30));
 
 }  // namespace dualclip::dist
