@@ -9,6 +9,10 @@ const std::vector<Command>& commands() {
       {"create", "Join a pretrained vision tower and text tower into a new dual encoder directory.", run_create},
       {"info", "Print a dual encoder's towers, sizes, parameter counts, projection size and logit scale.", run_info},
       {"version", "Print dualclip's version, the libtorch version, device support and the BLAS in use.", run_version},
+      {"similarity", "Score images against texts: logits_per_image, probabilities, optional heatmap PNG.", run_similarity},
+      {"zero-shot", "Classify labelled images by class-name prompts; top-1/top-5 accuracy and confusions.", run_zero_shot},
+      {"retrieval", "Image-text Recall@1/5/10 on a COCO captions split, with cached embeddings.", run_retrieval},
+      {"embed", "Write normalised image/text embeddings with their ids to a safetensors file.", run_embed},
       {"make-dataset", "Write a synthetic image-caption dataset (coloured shapes) in COCO captions layout.", run_make_dataset},
       {"plot", "Draw a training run's loss curve from its metrics.jsonl into a PNG.", run_plot},
   };

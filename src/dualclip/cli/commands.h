@@ -18,6 +18,10 @@ const std::vector<Command>& commands();
 // The runners, one per command.
 int run_version(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
+int run_similarity(const std::vector<std::string>& args);
+int run_zero_shot(const std::vector<std::string>& args);
+int run_retrieval(const std::vector<std::string>& args);
+int run_embed(const std::vector<std::string>& args);
 int run_plot(const std::vector<std::string>& args);
 int run_make_dataset(const std::vector<std::string>& args);
 int run_tokenize(const std::vector<std::string>& args);
