@@ -19,5 +19,6 @@ const std::vector<Command>& commands();
 int run_version(const std::vector<std::string>& args);
 int run_plot(const std::vector<std::string>& args);
 int run_make_dataset(const std::vector<std::string>& args);
+int run_preprocess(const std::vector<std::string>& args);
 
 }  // namespace dualclip::cli
