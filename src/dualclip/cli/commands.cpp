@@ -14,6 +14,7 @@ const std::vector<Command>& commands() {
       {"retrieval", "Image-text Recall@1/5/10 on a COCO captions split, with cached embeddings.", run_retrieval},
       {"embed", "Write normalised image/text embeddings with their ids to a safetensors file.", run_embed},
       {"make-dataset", "Write a synthetic image-caption dataset (coloured shapes) in COCO captions layout.", run_make_dataset},
+      {"preprocess", "Turn image files into pixel_values with a model's image processor and save them as safetensors.", run_preprocess},
       {"plot", "Draw a training run's loss curve from its metrics.jsonl into a PNG.", run_plot},
   };
   return table;

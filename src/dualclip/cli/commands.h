@@ -27,5 +27,6 @@ int run_make_dataset(const std::vector<std::string>& args);
 int run_tokenize(const std::vector<std::string>& args);
 int run_create(const std::vector<std::string>& args);
 int run_info(const std::vector<std::string>& args);
+int run_preprocess(const std::vector<std::string>& args);
 
 }  // namespace dualclip::cli
