@@ -30,15 +30,15 @@ Tolerance tolerance_for(const std::string& output, bool large_logits) {
   return {large_logits ? 5e-5 : 1e-5, 1e-5};
 }
 
-void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, Tolerance tolerance, const std::string& what) {
-  ASSERT_TRUE(actual.defined()) << what << " was not computed";
-  ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
+void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, Tolerance tolerance, const std::string& label) {
+  ASSERT_TRUE(actual.defined()) << label << " was not computed";
+  ASSERT_EQ(actual.sizes(), expected.sizes()) << label;
   torch::Tensor a = actual.detach().to(torch::kFloat64);
   torch::Tensor e = expected.to(torch::kFloat64);
   torch::Tensor excess = (a - e).abs() - (tolerance.atol + tolerance.rtol * e.abs());
   double worst = excess.numel() ? excess.max().item<double>() : -1.0;
   double max_diff = excess.numel() ? (a - e).abs().max().item<double>() : 0.0;
-  EXPECT_LE(worst, 0.0) << what << ": max abs diff " << max_diff << " exceeds atol " << tolerance.atol << " + rtol "
+  EXPECT_LE(worst, 0.0) << label << ": max abs diff " << max_diff << " exceeds atol " << tolerance.atol << " + rtol "
                         << tolerance.rtol;
 }
 

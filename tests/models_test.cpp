@@ -181,7 +181,7 @@ TEST(ModelsCreate, RandomTowersJoinAndReload) {
   EXPECT_TRUE(torch::equal(a.logits_per_text, b.logits_per_text));
   EXPECT_EQ(a.image_embeds.sizes(), (std::vector<int64_t>{2, 8}));
 
-  // Built from config alone, the dual config equals make_dual_encoder_config's.
+  // A model built from make_dual_encoder_config alone has the same parameters.
   json built = make_dual_encoder_config(vision_tower_config(vision, "vision"), text_tower_config(text, "text"), 8);
   DualEncoder fresh(built);
   EXPECT_EQ(count_parameters(*fresh), count_parameters(*model));

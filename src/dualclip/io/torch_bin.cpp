@@ -404,7 +404,7 @@ TensorMap read_torch_bin(const std::filesystem::path& path) {
   Unpickler unpickler(archive, prefix, archive.read(prefix + "data.pkl"), file);
   ValuePtr root = unpickler.run();
   if (root->kind != Value::Kind::Dict) {
-    throw Error(file + ": the pickle holds something other than a state dict (a dict of tensors)");
+    throw Error(file + ": the pickle contains something other than a state dict (a dict of tensors)");
   }
 
   TensorMap tensors;

@@ -19,7 +19,7 @@ struct ZipEntry {
 class ZipArchive {
  public:
   // Reads the central directory; throws dualclip::Error naming the file when it is not a zip,
-  // is truncated, or holds a compressed entry.
+  // is truncated, or contains a compressed entry.
   explicit ZipArchive(const std::filesystem::path& path);
 
   const std::map<std::string, ZipEntry>& entries() const { return entries_; }

@@ -37,7 +37,7 @@ std::string base_model_prefix(const std::string& model_type) {
 }
 
 DualEncoderImpl::DualEncoderImpl(const json& config) : config_(config) {
-  // Step 1: the tower configs. A full CLIP config holds both; a dual encoder config nests them.
+  // Step 1: the tower configs. A full CLIP config contains both; a dual encoder config nests them.
   const std::string model_type = config.is_object() ? config.value("model_type", std::string()) : std::string();
   const bool clip = model_type == "clip";
   if (!clip && model_type != "vision-text-dual-encoder") {

@@ -27,9 +27,9 @@ std::string list_names(const std::vector<std::string>& names, size_t limit = 8) 
   return text;
 }
 
-// Copies `weights` into the parameters of `module` by name. Names of `module` that the weights
-// lack are an error unless `may_be_missing` accepts them (those keep their initial values and
-// are returned); weights the module has no parameter for are listed in one note and ignored.
+// Copies `weights` into the parameters of `module` by name. A parameter without a weight is
+// an error unless `may_be_missing` accepts its name, in which case it keeps its initial value
+// and its name is returned. Weights that match no parameter are listed in one note and ignored.
 std::vector<std::string> copy_weights(torch::nn::Module& module, const io::TensorMap& weights, const std::string& source,
                                       const std::function<bool(const std::string&)>& may_be_missing = {}) {
   torch::NoGradGuard no_grad;

@@ -12,11 +12,11 @@
 
 namespace dualclip::models {
 
-// `config` is a tower config with defaults filled (see config.h). A CLIP tower is built
-// `wrapped` as HF's CLIPVisionModel / CLIPTextModel (keys "vision_model.embeddings...", as
-// inside a vision-text-dual-encoder) or unwrapped as the bare transformer that CLIPModel
-// holds (keys "embeddings...", which CLIPModel prefixes with "vision_model."). Non-CLIP
-// towers ignore `wrapped`.
+// `config` is a tower config with defaults filled (see config.h). With `wrapped`, a CLIP
+// tower is HF's CLIPVisionModel / CLIPTextModel, with keys "vision_model.embeddings..." as
+// inside a vision-text-dual-encoder. Without it, the tower is the bare transformer that
+// CLIPModel contains, with keys "embeddings..." that CLIPModel prefixes with "vision_model.".
+// Non-CLIP towers ignore `wrapped`.
 std::shared_ptr<VisionTower> make_vision_tower(const nlohmann::json& config, bool wrapped = true);
 std::shared_ptr<TextTower> make_text_tower(const nlohmann::json& config, bool wrapped = true);
 
@@ -26,10 +26,10 @@ std::shared_ptr<VisionTower> make_vit_tower(const nlohmann::json& config);
 std::shared_ptr<TextTower> make_clip_text_tower(const nlohmann::json& config, bool wrapped);
 std::shared_ptr<TextTower> make_bert_tower(const nlohmann::json& config);
 
-// Loads a tower checkpoint directory (or hub id) on its own, as HF's AutoModel would: a full
-// CLIP checkpoint contributes its vision or text tower, task-model prefixes ("roberta.",
-// "bert.", "vit.") are stripped, unused weights (heads such as lm_head) are listed in one
-// note, and a pooler the checkpoint lacks keeps its fresh initialisation. Eval mode, CPU.
+// Loads a tower checkpoint directory (or hub id) on its own, as HF's AutoModel would, in eval
+// mode on the CPU. A full CLIP checkpoint contributes its vision or text tower. Task-model
+// prefixes ("roberta.", "bert.", "vit.") are stripped, and unused weights (heads such as
+// lm_head) are listed in one note. A pooler the checkpoint lacks keeps its fresh initialisation.
 std::shared_ptr<VisionTower> load_vision_tower(const std::string& name_or_path);
 std::shared_ptr<TextTower> load_text_tower(const std::string& name_or_path);
 

@@ -146,8 +146,8 @@ class VitTower : public VisionTower {
         "layernorm", nn::LayerNorm(nn::LayerNormOptions({settings_.hidden_size}).eps(settings_.layer_norm_eps)));
     pooler = register_module("pooler", std::make_shared<BertPooler>(settings_.hidden_size));
 
-    // NOTE: HF draws ViT's weights from a normal truncated at +-2 (absolute); plain normal
-    // draws differ from it only beyond 2, which is negligible at the usual std of 0.02.
+    // NOTE: HF draws ViT's weights from a normal distribution truncated at +-2 (absolute).
+    // Plain normal draws differ only beyond 2, which is negligible at the usual std of 0.02.
     init_bert_style(*this, settings_.initializer_range);
     init_normal(embeddings->cls_token, settings_.initializer_range);
     init_normal(embeddings->position_embeddings, settings_.initializer_range);
