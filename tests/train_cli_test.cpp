@@ -118,8 +118,9 @@ TEST(TrainCli, LossFallsOnCocoFolder) {
     if (row.contains("loss")) losses.push_back(row["loss"].get<double>());
     if (row.contains("eval_loss")) ++eval_rows;
     if (row.contains("loss")) {
-      EXPECT_TRUE(row.contains("learning_rate") && row.contains("grad_norm") && row.contains("logit_scale") &&
-                  row.contains("pairs_per_second") && row.contains("data_wait_share") && row.contains("epoch"));
+      for (const char* key : {"learning_rate", "grad_norm", "logit_scale", "pairs_per_second", "data_wait_share", "epoch"}) {
+        EXPECT_TRUE(row.contains(key)) << key << " missing from " << row.dump();
+      }
     }
   }
   ASSERT_EQ(losses.size(), 24u);
@@ -142,7 +143,9 @@ TEST(TrainCli, LossFallsOnCocoFolder) {
     EXPECT_TRUE(fs::exists(dir / "vocab.json")) << name;
   }
   auto results = dualclip::io::read_json(out / "all_results.json");
-  EXPECT_TRUE(results.contains("train_loss") && results.contains("eval_loss") && results.contains("train_runtime"));
+  for (const char* key : {"train_loss", "eval_loss", "train_runtime", "train_samples_per_second", "eval_samples"}) {
+    EXPECT_TRUE(results.contains(key)) << key;
+  }
   EXPECT_EQ(results["skipped_images"].get<int64_t>(), 0);
   auto model = dualclip::models::load_dual_encoder(out.string());
   EXPECT_LE(model->logit_scale.item<double>(), std::log(100.0) + 1e-6);
