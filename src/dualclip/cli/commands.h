@@ -20,5 +20,6 @@ int run_version(const std::vector<std::string>& args);
 int run_plot(const std::vector<std::string>& args);
 int run_make_dataset(const std::vector<std::string>& args);
 int run_tokenize(const std::vector<std::string>& args);
+int run_demo(const std::vector<std::string>& args);
 
 }  // namespace dualclip::cli
