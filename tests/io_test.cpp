@@ -10,6 +10,7 @@
 #include "dualclip/io/model_dir.h"
 #include "dualclip/io/safetensors.h"
 #include "dualclip/io/torch_bin.h"
+#include "expect_error.h"
 #include "test_support.h"
 
 namespace {
@@ -17,6 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using dualclip::Error;
 using dualclip::testing::TempDir;
+using dualclip::testing::error_of;
 using namespace dualclip::io;
 
 // A safetensors file from a hand-written header and `data_bytes` zero bytes of data.
@@ -27,18 +29,6 @@ void write_raw_safetensors(const fs::path& path, const std::string& header, size
   bytes += header;
   bytes.append(data_bytes, '\0');
   dualclip::write_file_atomic(path, bytes);
-}
-
-// Runs `action` and returns the dualclip::Error message it throws (fails the test otherwise).
-template <typename Action>
-std::string error_of(Action action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected a dualclip::Error";
-  return "";
 }
 
 TEST(Safetensors, RoundTripKeepsEveryDtype) {

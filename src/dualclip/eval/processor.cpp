@@ -31,11 +31,14 @@ text::BatchEncoding Processor::encode_texts(const std::vector<std::string>& text
 
 torch::Tensor Processor::load_images(const std::vector<std::filesystem::path>& paths,
                                      bool apply_exif_orientation) const {
-  std::vector<torch::Tensor> pixels;
-  pixels.reserve(paths.size());
-  for (const auto& path : paths) {
-    pixels.push_back(image_processor_.load(path, /*fast=*/false, apply_exif_orientation));
-  }
+  // Images decode independently, so a batch spreads over libtorch's intra-op threads; an
+  // exception thrown for one file (missing, corrupt) is rethrown here with its message.
+  std::vector<torch::Tensor> pixels(paths.size());
+  at::parallel_for(0, static_cast<int64_t>(paths.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      pixels[i] = image_processor_.load(paths[i], /*fast=*/false, apply_exif_orientation);
+    }
+  });
   return torch::stack(pixels);
 }
 

@@ -30,6 +30,11 @@ class VisionTower : public torch::nn::Module {
   virtual std::string model_type() const = 0;
   // Recompute each layer's activations in the backward pass instead of storing them.
   virtual void set_gradient_checkpointing(bool enabled) = 0;
+  // The tower's config.json fields, with HF's defaults filled in.
+  const nlohmann::json& config() const { return config_; }
+
+ protected:
+  nlohmann::json config_;
 };
 
 class TextTower : public torch::nn::Module {
@@ -41,6 +46,10 @@ class TextTower : public torch::nn::Module {
   virtual int64_t max_position_embeddings() const = 0;
   virtual std::string model_type() const = 0;
   virtual void set_gradient_checkpointing(bool enabled) = 0;
+  const nlohmann::json& config() const { return config_; }
+
+ protected:
+  nlohmann::json config_;
 };
 
 struct DualEncoderOutput {
@@ -111,5 +120,15 @@ struct CreateOptions {
 };
 DualEncoder create_dual_encoder(const std::string& vision_dir, const std::string& text_dir,
                                 const std::filesystem::path& output_dir, const CreateOptions& options = {});
+
+// Writes a single tower directory (config.json and model.safetensors, keys as HF's base
+// model saves them) with weights drawn as HF initialises them, seeded by `seed`. `config` is
+// a tower config.json ("clip_vision_model", "vit", "bert", "roberta", "xlm-roberta",
+// "clip_text_model", or "clip" for a full CLIP model). Used to make small towers from
+// configs alone, which `create_dual_encoder` then joins.
+void save_random_tower(const nlohmann::json& config, const std::filesystem::path& output_dir, uint64_t seed = 42);
+
+// The number of scalar parameters of `module` (all of them, trainable or not).
+int64_t count_parameters(const torch::nn::Module& module);
 
 }  // namespace dualclip::models

@@ -1,0 +1,85 @@
+// One optimizer step of contrastive training, in the Hugging Face Trainer's order:
+// forward and backward of each micro-batch (loss divided by their count), gradient
+// all-reduce over ranks, a non-finite check, clip_grad_norm_, AdamW, then logit_scale
+// clamped to ln(100) as CLIP and open_clip do.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include <torch/types.h>
+
+#include "dualclip/models/dual_encoder.h"
+#include "dualclip/text/tokenizer.h"
+#include "dualclip/train/optimizer.h"
+
+namespace dualclip::dist {
+class GradientReducer;
+}
+
+namespace dualclip::train {
+
+enum class Precision { Float32, BFloat16, Float16 };
+
+struct StepOptions {
+  double max_grad_norm = 1.0;  // 0 turns clipping off
+  bool logit_scale_clamp = true;
+  // Each rank's loss over its own batch instead of over the gathered global batch.
+  bool local_loss = false;
+  Precision precision = Precision::Float32;
+  bool skip_nonfinite = false;
+};
+
+// Dynamic loss scaling for float16, as PyTorch's GradScaler (init 2^16, x0.5 on overflow,
+// x2 after 2000 steps without one).
+struct GradScalerState {
+  double scale = 65536.0;
+  int64_t growth_tracker = 0;
+};
+
+struct StepStats {
+  double loss = 0.0;        // mean micro-batch loss (unscaled)
+  double grad_norm = 0.0;   // total norm before clipping
+  double clip_coef = 1.0;
+  bool skipped = false;     // the update was skipped (non-finite loss or gradients)
+  int64_t pairs = 0;        // image-text pairs this rank trained on
+};
+
+// The loss of one batch: the model's contrastive loss, over the global batch when several
+// ranks train (embeddings gathered with gradient) unless `local_loss`.
+torch::Tensor batch_loss(models::DualEncoder& model, const torch::Tensor& pixel_values,
+                         const text::BatchEncoding& text, bool local_loss, Precision precision);
+
+class StepRunner {
+ public:
+  // `reducer` may be null (one process).
+  StepRunner(models::DualEncoder model, AdamW& optimizer, StepOptions options,
+             dist::GradientReducer* reducer = nullptr);
+
+  // Forward and backward of one micro-batch whose loss counts 1/`micro_batches` of the step.
+  // With several processes, gradients are averaged over ranks during the backward pass of the
+  // `last` micro-batch only. Returns the unscaled loss.
+  double accumulate(const torch::Tensor& pixel_values, const text::BatchEncoding& text, int64_t micro_batches,
+                    bool last = true);
+
+  // Finishes the step with learning rate `lr`; `step` (1-based) names the step in messages.
+  // A non-finite loss or gradient raises dualclip::Error naming the step, unless
+  // skip_nonfinite (or float16 overflow) makes it a skipped step.
+  StepStats apply(double lr, int64_t step);
+
+  GradScalerState& scaler() { return scaler_; }
+
+ private:
+  models::DualEncoder model_;
+  AdamW& optimizer_;
+  StepOptions options_;
+  dist::GradientReducer* reducer_;
+  GradScalerState scaler_;
+  double loss_sum_ = 0.0;
+  int64_t micro_batches_done_ = 0;
+  bool loss_finite_ = true;
+  int64_t pairs_ = 0;
+  bool reduced_ = false;  // the gradients of this step were averaged over ranks
+};
+
+}  // namespace dualclip::train
