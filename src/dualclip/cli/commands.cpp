@@ -16,6 +16,7 @@ const std::vector<Command>& commands() {
       {"make-dataset", "Write a synthetic image-caption dataset (coloured shapes) in COCO captions layout.", run_make_dataset},
       {"preprocess", "Turn image files into pixel_values with a model's image processor and save them as safetensors.", run_preprocess},
       {"plot", "Draw a training run's loss curve from its metrics.jsonl into a PNG.", run_plot},
+      {"demo", "Build, train and evaluate a small dual encoder on generated data, with heatmaps and a report.", run_demo},
   };
   return table;
 }

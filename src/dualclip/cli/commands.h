@@ -25,6 +25,7 @@ int run_embed(const std::vector<std::string>& args);
 int run_plot(const std::vector<std::string>& args);
 int run_make_dataset(const std::vector<std::string>& args);
 int run_tokenize(const std::vector<std::string>& args);
+int run_demo(const std::vector<std::string>& args);
 int run_create(const std::vector<std::string>& args);
 int run_info(const std::vector<std::string>& args);
 int run_preprocess(const std::vector<std::string>& args);

@@ -1,0 +1,106 @@
+// `dualclip demo` at reduced sizes (same stages, fewer images and steps), the tokenizer files
+// it builds for the text tower, and its refusal to clear a folder it did not write.
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "dualclip/demo/tiny_towers.h"
+#include "dualclip/text/tokenizer.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using dualclip::testing::run_dualclip;
+using dualclip::testing::TempDir;
+
+namespace {
+
+std::vector<std::string> read_lines(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
+TEST(DemoVocab, SpecialTokensFirstThenCaptionWords) {
+  const auto vocab = dualclip::demo::build_caption_vocab({"A big Red circle.", "there is an orange star, on the left"});
+  ASSERT_GE(vocab.size(), 5u);
+  EXPECT_EQ(vocab[0], "[PAD]");
+  EXPECT_EQ(vocab[1], "[UNK]");
+  EXPECT_EQ(vocab[2], "[CLS]");
+  EXPECT_EQ(vocab[3], "[SEP]");
+  EXPECT_EQ(vocab[4], "[MASK]");
+  for (const std::string word : {"big", "red", "circle", ".", ",", "orange", "star", "left", "##q"}) {
+    EXPECT_NE(std::find(vocab.begin(), vocab.end(), word), vocab.end()) << word;
+  }
+  EXPECT_EQ(std::find(vocab.begin(), vocab.end(), "Red"), vocab.end());
+}
+
+TEST(DemoVocab, WrittenFilesLoadAsWordPiece) {
+  TempDir dir;
+  const auto vocab = dualclip::demo::build_caption_vocab({"a red circle", "a blue square."});
+  dualclip::demo::write_bert_tokenizer_files(dir.path(), vocab, 32);
+  const auto tokenizer = dualclip::text::load_tokenizer(dir.path());
+
+  EXPECT_EQ(tokenizer->type_name(), "wordpiece");
+  EXPECT_EQ(tokenizer->pad_token_id(), 0);
+  EXPECT_EQ(tokenizer->vocab_size(), static_cast<int64_t>(vocab.size()));
+  ASSERT_TRUE(tokenizer->model_max_length().has_value());
+  EXPECT_EQ(*tokenizer->model_max_length(), 32);
+
+  // Known words map to themselves, wrapped in [CLS] ... [SEP]; an unseen word is spelled out.
+  EXPECT_EQ(tokenizer->tokenize("A Blue circle."), (std::vector<std::string>{"a", "blue", "circle", "."}));
+  EXPECT_EQ(tokenizer->tokenize("rex"), (std::vector<std::string>{"r", "##e", "##x"}));
+  const auto ids = tokenizer->encode("a red square");
+  ASSERT_EQ(ids.size(), 5u);
+  EXPECT_EQ(ids.front(), 2);
+  EXPECT_EQ(ids.back(), 3);
+}
+
+TEST(DemoCommand, RejectsFolderWithOtherFiles) {
+  TempDir dir;
+  std::ofstream(dir.path() / "notes.txt") << "mine\n";
+  std::string output;
+  const int status = run_dualclip("demo --output_dir " + dir.path().string(), &output);
+  EXPECT_EQ(status, 2) << output;
+  EXPECT_NE(output.find("contains 'notes.txt'"), std::string::npos) << output;
+  EXPECT_TRUE(fs::exists(dir.path() / "notes.txt"));
+}
+
+// The whole demo with few images and steps: accuracy must rise well above chance (1/24).
+TEST(DemoCommand, ShortenedRunLearns) {
+  TempDir dir;
+  const fs::path out = dir.path() / "demo";
+  std::string output;
+  const int status = run_dualclip("demo --output_dir " + out.string() +
+                                      " --train_images 960 --val_images 96 --num_train_epochs 4"
+                                      " --per_device_train_batch_size 64 --nproc_per_node 2 --logging_steps 5",
+                                  &output);
+  ASSERT_EQ(status, 0) << output;
+
+  // Every picture and the report exist, and the trained model is a loadable folder.
+  for (const std::string name : {"report.html", "heatmap_before.png", "heatmap_after.png", "loss_curve.png",
+                                 "demo_results.json", "zero_shot_predictions.csv", "train/config.json",
+                                 "train/model.safetensors", "train/vocab.txt", "model/config.json",
+                                 "towers/vision/config.json", "towers/text/vocab.txt"}) {
+    EXPECT_TRUE(fs::exists(out / name)) << name;
+  }
+  EXPECT_EQ(read_lines(out / "zero_shot_predictions.csv").size(), 97u);  // a header and 96 rows
+
+  // Both processes trained: the launcher prefixes each worker's lines with its rank.
+  EXPECT_NE(output.find("[rank 1]"), std::string::npos) << output;
+
+  const auto results = nlohmann::json::parse(std::ifstream(out / "demo_results.json"));
+  const double untrained = results["zero_shot"]["untrained_top1_accuracy"].get<double>();
+  const double trained = results["zero_shot"]["top1_accuracy"].get<double>();
+  EXPECT_GE(trained, 0.3) << output;
+  EXPECT_GT(trained, untrained + 0.2) << output;
+  EXPECT_LT(results["training"]["final_loss"].get<double>(), results["training"]["first_loss"].get<double>());
+  EXPECT_GT(results["retrieval"]["image_to_text_R@5"].get<double>(), 100.0 * 5.0 / 96.0);
+
+  // The summary on the terminal names the report.
+  EXPECT_NE(output.find("report.html"), std::string::npos) << output;
+}
