@@ -120,6 +120,11 @@ void DualEncoderImpl::set_dropout(double p) {
   }
 }
 
+void DualEncoderImpl::set_gradient_checkpointing(bool enabled) {
+  vision_model->set_gradient_checkpointing(enabled);
+  text_model->set_gradient_checkpointing(enabled);
+}
+
 torch::Tensor contrastive_loss(const torch::Tensor& logits_per_text) {
   if (logits_per_text.dim() != 2 || logits_per_text.size(0) != logits_per_text.size(1)) {
     throw Error("the contrastive loss needs as many texts as images (one caption per image), got logits of shape [" +

@@ -79,6 +79,9 @@ class DualEncoderImpl : public torch::nn::Module {
   // Sets every dropout probability in both towers (training with --dropout).
   void set_dropout(double p);
 
+  // Turns gradient checkpointing on or off in both towers.
+  void set_gradient_checkpointing(bool enabled);
+
   const nlohmann::json& config() const { return config_; }
   int64_t projection_dim() const { return projection_dim_; }
 
