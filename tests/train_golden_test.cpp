@@ -47,7 +47,7 @@ void expect_params_close(const std::map<std::string, torch::Tensor>& params, con
 }
 
 void run_case(const std::string& case_name) {
-  auto root = testing::golden_dir();
+  auto root = dualclip::testing::golden_dir();
   json spec = io::read_json(root / "train" / (case_name + ".json"));
   auto stored = io::read_safetensors(root / "train" / (case_name + ".safetensors")).tensors;
   const json& hp = spec["hyperparameters"];
