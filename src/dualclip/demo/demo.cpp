@@ -106,12 +106,6 @@ void prepare_output_dir(const fs::path& output_dir) {
   for (const auto& name : owned) fs::remove_all(output_dir / name);
 }
 
-int64_t count_parameters(torch::nn::Module& module) {
-  int64_t total = 0;
-  for (const auto& parameter : module.parameters()) total += parameter.numel();
-  return total;
-}
-
 // Writes both towers from configs and joins them with models::create_dual_encoder.
 void build_model(const DemoOptions& options, const DemoPaths& paths, ReportFacts* facts) {
   // The text tower's vocabulary covers the training captions and the zero-shot prompts.
@@ -132,9 +126,9 @@ void build_model(const DemoOptions& options, const DemoPaths& paths, ReportFacts
   create.seed = options.seed;
   models::DualEncoder model =
       models::create_dual_encoder(paths.vision_tower.string(), paths.text_tower.string(), paths.model, create);
-  facts->vision_parameters = count_parameters(*model->vision_model);
-  facts->text_parameters = count_parameters(*model->text_model);
-  facts->total_parameters = count_parameters(*model);
+  facts->vision_parameters = models::count_parameters(*model->vision_model);
+  facts->text_parameters = models::count_parameters(*model->text_model);
+  facts->total_parameters = models::count_parameters(*model);
   log::info("vision tower: CLIP ViT, " + std::to_string(facts->vision_parameters) + " parameters; text tower: BERT, " +
             std::to_string(facts->text_parameters) + " parameters, vocabulary of " + std::to_string(facts->vocab_size) +
             "; dual encoder in " + paths.model.string());

@@ -52,7 +52,8 @@ bool is_header(const std::vector<std::string>& fields) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
     return s;
   };
-  return fields.size() == 2 && (lower(fields[0]) == "path" || lower(fields[0]) == "filepath") &&
+  return fields.size() == 2 &&
+         (lower(fields[0]) == "path" || lower(fields[0]) == "image_path" || lower(fields[0]) == "filepath") &&
          (lower(fields[1]) == "label" || lower(fields[1]) == "class");
 }
 

@@ -53,7 +53,8 @@ struct LabelledImage {
 };
 
 // Reads a labelled image set: a folder with one subfolder per class (named exactly as the
-// class), or a CSV file of `path,label` rows (a header row "path,label" is optional; relative
+// class), or a CSV file of `path,label` rows (a header row "path,label" or "image_path,label", as
+// make-dataset writes it, is optional; relative
 // paths are relative to the CSV's folder). Throws dualclip::Error naming the subfolder, CSV line
 // or file that does not match `class_names` or does not exist.
 std::vector<LabelledImage> read_labelled_images(const std::filesystem::path& source,
