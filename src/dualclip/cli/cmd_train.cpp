@@ -164,9 +164,10 @@ train::TrainingArguments read_arguments(const ArgParser& p) {
   return a;
 }
 
-// The command line for each worker of --nproc_per_node: this program, without that option.
+// The arguments for each worker of --nproc_per_node, after the program name (the launcher
+// runs this same program): the train command without that option.
 std::vector<std::string> worker_command(const std::vector<std::string>& args) {
-  std::vector<std::string> command = {std::filesystem::read_symlink("/proc/self/exe").string(), "train"};
+  std::vector<std::string> command = {"train"};
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--nproc_per_node") {
       ++i;
