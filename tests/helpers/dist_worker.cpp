@@ -303,7 +303,11 @@ int scenario_launched(const std::string& behaviour) {
     return 0;
   }
   if (behaviour == "ignore_term") {
-    if (env.rank == 1) return 5;
+    if (env.rank == 1) {
+      // Give rank 0 time to start ignoring SIGTERM before the launcher sends it.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      return 5;
+    }
     std::signal(SIGTERM, SIG_IGN);
     std::this_thread::sleep_for(std::chrono::seconds(20));
     return 0;
