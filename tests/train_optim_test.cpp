@@ -172,3 +172,34 @@ TEST(AdamW, ClipNormAndStateRoundTrip) {
   partial.erase("exp_avg.table");
   EXPECT_THROW(restored.load_state_tensors(partial, "test state"), dualclip::Error);
 }
+
+TEST(AdamW, FusedStepMatchesSeparateCalls) {
+  // Two identical parameter sets; one takes scale_grads + step + zero_grad, the other the fused
+  // step(lr, grad_scale, zero_grads). Large enough to span several parallel chunks and a tail.
+  torch::manual_seed(2);
+  const int64_t size = (1 << 16) + 13;
+  auto initial = torch::randn({size});
+  auto separate = initial.clone().requires_grad_(true);
+  auto fused = initial.clone().requires_grad_(true);
+  AdamW separate_optimizer({ParameterGroup{0.1, {NamedParameter{"w", separate}}}});
+  AdamW fused_optimizer({ParameterGroup{0.1, {NamedParameter{"w", fused}}}});
+
+  for (int step = 1; step <= 3; ++step) {
+    auto grad = torch::randn({size}) * 10;
+    separate.mutable_grad().copy_(grad);
+    fused.mutable_grad().copy_(grad);
+    const double clip_coef = step == 2 ? 1.0 : 0.37;
+
+    separate_optimizer.scale_grads(clip_coef);
+    separate_optimizer.step(1e-3);
+    separate_optimizer.zero_grad();
+    fused_optimizer.step(1e-3, clip_coef, true);
+
+    EXPECT_TRUE(torch::equal(separate, fused)) << "parameters differ after step " << step;
+    EXPECT_EQ(fused.grad().abs().max().item<float>(), 0.0f) << "gradient not zeroed after step " << step;
+  }
+  auto separate_state = separate_optimizer.state_tensors();
+  auto fused_state = fused_optimizer.state_tensors();
+  EXPECT_TRUE(torch::equal(separate_state["exp_avg.w"], fused_state["exp_avg.w"]));
+  EXPECT_TRUE(torch::equal(separate_state["exp_avg_sq.w"], fused_state["exp_avg_sq.w"]));
+}

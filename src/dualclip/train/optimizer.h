@@ -50,8 +50,10 @@ class AdamW {
   // True when every gradient element is finite.
   bool grads_finite() const;
 
-  // One AdamW update with learning rate `lr`; increments the step count.
-  void step(double lr);
+  // Applies one AdamW update with learning rate `lr` to the gradients multiplied by
+  // `grad_scale` (the clipping coefficient) and increments the step count. With `zero_grads`
+  // it also sets every gradient to zero, as zero_grad() would. On CPU this is one fused pass.
+  void step(double lr, double grad_scale = 1.0, bool zero_grads = false);
 
   int64_t step_count() const { return step_count_; }
   // Every trainable parameter, in group order.

@@ -1,5 +1,6 @@
 #include "dualclip/train/step.h"
 
+#include <chrono>
 #include <cmath>
 #include <sstream>
 
@@ -45,6 +46,10 @@ class AutocastScope {
   bool cuda_ = false;
 };
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace
 
 torch::Tensor batch_loss(models::DualEncoder& model, const torch::Tensor& pixel_values,
@@ -75,8 +80,10 @@ StepRunner::StepRunner(models::DualEncoder model, AdamW& optimizer, StepOptions 
 double StepRunner::accumulate(const torch::Tensor& pixel_values, const text::BatchEncoding& text,
                               int64_t micro_batches, bool last) {
   if (reducer_ != nullptr) reducer_->set_enabled(last);
+  auto phase_start = std::chrono::steady_clock::now();
   auto loss = batch_loss(model_, pixel_values, text, options_.local_loss, options_.precision);
   double value = loss.item<double>();
+  forward_seconds_ += seconds_since(phase_start);
   if (!std::isfinite(value)) loss_finite_ = false;
   loss_sum_ += value;
   ++micro_batches_done_;
@@ -85,23 +92,43 @@ double StepRunner::accumulate(const torch::Tensor& pixel_values, const text::Bat
   // Float16 scales the loss so small gradients survive; apply() divides it back out.
   auto scaled = loss / static_cast<double>(micro_batches);
   if (options_.precision == Precision::Float16) scaled = scaled * scaler_.scale;
+  phase_start = std::chrono::steady_clock::now();
   scaled.backward();
+  backward_seconds_ += seconds_since(phase_start);
   if (reducer_ != nullptr && last) {
+    phase_start = std::chrono::steady_clock::now();
     reducer_->synchronize();
+    communication_seconds_ += seconds_since(phase_start);
     reduced_ = true;
   }
   return value;
 }
 
 StepStats StepRunner::apply(double lr, int64_t step) {
+  // The optimizer phase is the time apply() takes, less the wait for a late all-reduce.
+  const auto optimizer_start = std::chrono::steady_clock::now();
+  const double communication_before = communication_seconds_;
+  StepStats stats = finish_step(lr, step);
+  stats.optimizer_seconds =
+      seconds_since(optimizer_start) - (stats.communication_seconds - communication_before);
+  return stats;
+}
+
+StepStats StepRunner::finish_step(double lr, int64_t step) {
   StepStats stats;
+  stats.forward_seconds = forward_seconds_;
+  stats.backward_seconds = backward_seconds_;
+  stats.communication_seconds = communication_seconds_;
+  forward_seconds_ = backward_seconds_ = communication_seconds_ = 0.0;
   stats.loss = micro_batches_done_ > 0 ? loss_sum_ / static_cast<double>(micro_batches_done_) : 0.0;
   stats.pairs = pairs_;
 
   // A step whose last micro-batch was empty (unreadable images) still averages over ranks.
   if (reducer_ != nullptr && !reduced_) {
+    const auto communication_start = std::chrono::steady_clock::now();
     reducer_->set_enabled(true);
     reducer_->synchronize();
+    stats.communication_seconds += seconds_since(communication_start);
   }
   reduced_ = false;
   bool loss_finite = loss_finite_;
@@ -136,11 +163,10 @@ StepStats StepRunner::apply(double lr, int64_t step) {
   // clip_grad_norm_: coefficient max_norm / (norm + 1e-6), clamped to 1.
   if (options_.max_grad_norm > 0.0) {
     stats.clip_coef = std::min(1.0, options_.max_grad_norm / (stats.grad_norm + 1e-6));
-    if (stats.clip_coef < 1.0) optimizer_.scale_grads(stats.clip_coef);
   }
 
-  optimizer_.step(lr);
-  optimizer_.zero_grad();
+  // The clipping multiply, AdamW and zero_grad in one pass over the flat buffers.
+  optimizer_.step(lr, stats.clip_coef, true);
 
   // CLIP and open_clip keep the temperature at most 100: logit_scale <= ln(100).
   if (options_.logit_scale_clamp) {

@@ -43,6 +43,15 @@ struct StepStats {
   double clip_coef = 1.0;
   bool skipped = false;     // the update was skipped (non-finite loss or gradients)
   int64_t pairs = 0;        // image-text pairs this rank trained on
+
+  // Seconds this rank spent in each phase of the step. Forward includes the all_gather of the
+  // embeddings. Communication is the wait for the gradient all-reduce after the backward pass,
+  // because the buckets sent during backward overlap with it. On CUDA these are host times, so
+  // kernels still queued when a phase returns count in the phase that waits for them.
+  double forward_seconds = 0.0;
+  double backward_seconds = 0.0;
+  double communication_seconds = 0.0;
+  double optimizer_seconds = 0.0;  // non-finite check, clipping, AdamW, logit_scale clamp
 };
 
 // The loss of one batch: the model's contrastive loss, over the global batch when several
@@ -70,6 +79,9 @@ class StepRunner {
   GradScalerState& scaler() { return scaler_; }
 
  private:
+  // apply() without its own timing.
+  StepStats finish_step(double lr, int64_t step);
+
   models::DualEncoder model_;
   AdamW& optimizer_;
   StepOptions options_;
@@ -79,6 +91,9 @@ class StepRunner {
   int64_t micro_batches_done_ = 0;
   bool loss_finite_ = true;
   int64_t pairs_ = 0;
+  double forward_seconds_ = 0.0;
+  double backward_seconds_ = 0.0;
+  double communication_seconds_ = 0.0;
   bool reduced_ = false;  // the gradients of this step were averaged over ranks
 };
 

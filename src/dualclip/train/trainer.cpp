@@ -83,6 +83,10 @@ struct LogWindow {
   int64_t steps = 0;
   int64_t pairs = 0;
   double data_wait_seconds = 0.0;
+  double forward_seconds = 0.0;
+  double backward_seconds = 0.0;
+  double communication_seconds = 0.0;
+  double optimizer_seconds = 0.0;
   Clock::time_point start = Clock::now();
 
   void reset() { *this = LogWindow(); }
@@ -211,6 +215,10 @@ void TrainingRun::log_step(const StepStats& stats, double lr) {
   window_.loss_sum += stats.loss;
   window_.grad_norm_sum += stats.grad_norm;
   window_.pairs += stats.pairs * dist::world_size();
+  window_.forward_seconds += stats.forward_seconds;
+  window_.backward_seconds += stats.backward_seconds;
+  window_.communication_seconds += stats.communication_seconds;
+  window_.optimizer_seconds += stats.optimizer_seconds;
 
   // The bar on every step; a metrics row and a log line every logging_steps.
   double elapsed = seconds_since(train_start_);
@@ -223,7 +231,9 @@ void TrainingRun::log_step(const StepStats& stats, double lr) {
                     seconds_per_step * static_cast<double>(state_.max_steps - state_.global_step)});
   if (state_.global_step % args_.logging_steps != 0 && state_.global_step != state_.max_steps) return;
 
+  // Phase times are rank 0's, averaged over the steps since the last row.
   double window_seconds = seconds_since(window_.start);
+  const double steps = static_cast<double>(window_.steps);
   double logit_scale = model_->logit_scale.item<double>();
   json row = {{"step", state_.global_step},
               {"epoch", state_.epoch},
@@ -232,7 +242,13 @@ void TrainingRun::log_step(const StepStats& stats, double lr) {
               {"grad_norm", window_.grad_norm_sum / static_cast<double>(window_.steps)},
               {"logit_scale", logit_scale},
               {"pairs_per_second", static_cast<double>(window_.pairs) / window_seconds},
-              {"data_wait_share", window_.data_wait_seconds / window_seconds}};
+              {"data_wait_share", window_.data_wait_seconds / window_seconds},
+              {"step_seconds", window_seconds / steps},
+              {"data_wait_seconds", window_.data_wait_seconds / steps},
+              {"forward_seconds", window_.forward_seconds / steps},
+              {"backward_seconds", window_.backward_seconds / steps},
+              {"communication_seconds", window_.communication_seconds / steps},
+              {"optimizer_seconds", window_.optimizer_seconds / steps}};
   metrics_.write(row);
   state_.log_history.push_back({{"loss", row["loss"]},
                                 {"grad_norm", row["grad_norm"]},
