@@ -29,12 +29,24 @@ int run_demo(const std::vector<std::string>& args) {
   parser.add_option("train_images", std::to_string(defaults.train_images), "Number of generated training images.", "N");
   parser.add_option("val_images", std::to_string(defaults.val_images),
                     "Number of generated val images, used for the heatmaps and the evaluation.", "N");
+  parser.add_option("captions_per_image", std::to_string(defaults.captions_per_image),
+                    "Captions written per training image; each is one training example.", "N");
   parser.add_option("second_object_fraction", format_default(defaults.second_object_fraction),
                     "Share of images that also contain a smaller second object (slower to learn).", "F");
+  parser.add_option("image_size", std::to_string(defaults.sizes.image_size),
+                    "Side of the generated square images and of the vision tower's input, in pixels.", "PX");
+  parser.add_option("patch_size", std::to_string(defaults.sizes.patch_size),
+                    "Side of the vision tower's square patches, in pixels; must divide --image_size.", "PX");
+  parser.add_option("hidden_size", std::to_string(defaults.sizes.hidden_size),
+                    "Width of both towers (their MLPs are 4 times wider).", "N");
+  parser.add_option("vision_layers", std::to_string(defaults.sizes.vision_layers), "Transformer layers of the vision tower.", "N");
+  parser.add_option("text_layers", std::to_string(defaults.sizes.text_layers), "Transformer layers of the text tower.", "N");
   parser.add_option("num_train_epochs", format_default(defaults.num_train_epochs), "Training epochs over the training captions.", "N");
   parser.add_option("per_device_train_batch_size", std::to_string(defaults.per_device_train_batch_size),
                     "Image-caption pairs per batch in each training process.", "N");
   parser.add_option("learning_rate", format_default(defaults.learning_rate), "Peak AdamW learning rate (cosine schedule after warmup).", "LR");
+  parser.add_option("warmup_ratio", format_default(defaults.warmup_ratio), "Share of the training steps spent warming up the learning rate.", "F");
+  parser.add_option("weight_decay", format_default(defaults.weight_decay), "AdamW weight decay.", "WD");
   parser.add_option("nproc_per_node", std::to_string(defaults.nproc_per_node),
                     "Training processes on this machine, joined by the global contrastive loss.", "N");
   parser.add_option("logging_steps", std::to_string(defaults.logging_steps), "Training steps per point of the loss curve.",
@@ -46,10 +58,19 @@ int run_demo(const std::vector<std::string>& args) {
   options.output_dir = parser.get("output_dir");
   options.train_images = parser.get_int("train_images");
   options.val_images = parser.get_int("val_images");
+  options.captions_per_image = static_cast<int>(parser.get_int("captions_per_image"));
   options.second_object_fraction = parser.get_double("second_object_fraction");
+  options.sizes.image_size = parser.get_int("image_size");
+  options.sizes.patch_size = parser.get_int("patch_size");
+  options.sizes.hidden_size = parser.get_int("hidden_size");
+  options.sizes.intermediate_size = 4 * options.sizes.hidden_size;
+  options.sizes.vision_layers = parser.get_int("vision_layers");
+  options.sizes.text_layers = parser.get_int("text_layers");
   options.num_train_epochs = parser.get_double("num_train_epochs");
   options.per_device_train_batch_size = parser.get_int("per_device_train_batch_size");
   options.learning_rate = parser.get_double("learning_rate");
+  options.warmup_ratio = parser.get_double("warmup_ratio");
+  options.weight_decay = parser.get_double("weight_decay");
   options.nproc_per_node = static_cast<int>(parser.get_int("nproc_per_node"));
   options.logging_steps = parser.get_int("logging_steps");
   if (parser.get_int("seed") < 0) throw Error("--seed must be a non-negative integer");

@@ -77,10 +77,22 @@ void validate(const DemoOptions& options) {
   };
   require(options.train_images > 0, "--train_images must be positive");
   require(options.val_images >= 24, "--val_images must be at least 24, so that the val split can hold every class");
+  require(options.captions_per_image >= 1 && options.captions_per_image <= 20, "--captions_per_image must be 1 to 20");
   require(options.nproc_per_node >= 1, "--nproc_per_node must be at least 1");
   require(options.num_train_epochs > 0, "--num_train_epochs must be positive");
   require(options.per_device_train_batch_size > 0, "--per_device_train_batch_size must be positive");
   require(options.learning_rate > 0, "--learning_rate must be positive");
+  require(options.warmup_ratio >= 0 && options.warmup_ratio < 1, "--warmup_ratio must be in [0, 1)");
+  require(options.weight_decay >= 0, "--weight_decay must be zero or positive");
+  const TinyTowerSizes& sizes = options.sizes;
+  require(sizes.image_size >= 8, "--image_size must be at least 8 pixels");
+  require(sizes.patch_size > 0 && sizes.image_size % sizes.patch_size == 0,
+          "--patch_size must be positive and divide --image_size (" + std::to_string(sizes.image_size) + ")");
+  require(sizes.hidden_size > 0 && sizes.hidden_size % sizes.num_attention_heads == 0,
+          "--hidden_size must be a positive multiple of " + std::to_string(sizes.num_attention_heads) +
+              ", the number of attention heads");
+  require(sizes.vision_layers > 0, "--vision_layers must be positive");
+  require(sizes.text_layers > 0, "--text_layers must be positive");
   require(options.projection_dim > 0, "--projection_dim must be positive");
   require(options.logging_steps > 0, "--logging_steps must be positive");
 }

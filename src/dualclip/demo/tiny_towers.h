@@ -15,7 +15,7 @@ namespace dualclip::demo {
 
 struct TinyTowerSizes {
   int64_t image_size = 32;  // pixels per side, as the dataset writes them
-  int64_t patch_size = 4;
+  int64_t patch_size = 8;
   int64_t hidden_size = 64;
   int64_t intermediate_size = 256;
   int64_t num_attention_heads = 4;
