@@ -50,9 +50,12 @@ double images_per_second(size_t files, double seconds, Step step) {
 }
 
 // Pillow's decode + convert("RGB") + resize(BICUBIC) to the shortest-edge size, one thread,
-// in images/s; negative when python3-pil is not installed.
+// in images/s; negative when python3-pil is not installed. Debian's python3-pil belongs to
+// /usr/bin/python3, which another python3 earlier on PATH (pyenv, a venv) cannot import.
 double pillow_images_per_second(const std::vector<std::string>& paths, double seconds, const std::string& dir) {
-  if (std::system("python3 -c 'import PIL' >/dev/null 2>&1") != 0) return -1;
+  const std::string python = std::system("/usr/bin/python3 -c 'import PIL' >/dev/null 2>&1") == 0 ? "/usr/bin/python3"
+                                                                                                   : "python3";
+  if (std::system((python + " -c 'import PIL' >/dev/null 2>&1").c_str()) != 0) return -1;
   const std::string script = dir + "/pillow_bench.py";
   std::ofstream(script) << "import sys, time\n"
                            "from PIL import Image\n"
@@ -68,7 +71,7 @@ double pillow_images_per_second(const std::vector<std::string>& paths, double se
                            "while time.thread_time() - t0 < float(sys.argv[1]) or n < len(paths):\n"
                            "    step(paths[n % len(paths)]); n += 1\n"
                            "print(n / (time.thread_time() - t0))\n";
-  std::string command = "OMP_NUM_THREADS=1 python3 " + script + " " + std::to_string(seconds);
+  std::string command = "OMP_NUM_THREADS=1 " + python + " " + script + " " + std::to_string(seconds);
   for (const auto& p : paths) command += " " + p;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return -1;
