@@ -337,3 +337,26 @@ TEST(TrainCli, TwoProcessesThenResumeAlone) {
   auto final_state = dualclip::io::read_json(alone / "trainer_state.json");
   EXPECT_EQ(final_state["global_step"].get<int64_t>(), 6);
 }
+
+TEST(TrainCli, TwoProcessesEmptyBatchStops) {
+  DUALCLIP_REQUIRE_GOLDEN();
+  Workspace ws;
+  // Every training image unreadable: each rank's first batch is empty, which the global-batch
+  // loss cannot gather, so the job must stop with a message instead of waiting for a timeout.
+  for (const auto& entry : fs::directory_iterator(ws.coco / "train2017")) {
+    std::ofstream(entry.path(), std::ios::trunc) << "not an image";
+  }
+  fs::path out = ws.tmp.path() / "run";
+  std::string port = std::to_string(31600 + getpid() % 2000);
+  std::string output;
+  const auto start = std::chrono::steady_clock::now();
+  const int status = run_dualclip(ws.base_args(out) + " --do_train --per_device_train_batch_size 4 --max_steps 2" +
+                                      " --nproc_per_node 2 --master_port " + port,
+                                  &output);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  EXPECT_NE(status, 0) << output;
+  EXPECT_NE(output.find("images of a training batch were unreadable"), std::string::npos) << output;
+  EXPECT_NE(output.find("--local_loss"), std::string::npos) << output;
+  EXPECT_LT(seconds, 120.0) << "the job waited instead of stopping";
+}

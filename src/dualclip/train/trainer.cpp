@@ -438,8 +438,14 @@ int TrainingRun::train(const std::optional<fs::path>& checkpoint) {
             log::warn("unreadable image skipped: " + path.string());
           }
         }
-        // NOTE: with several processes and the global-batch loss, a rank whose batch lost every
-        // image skips the forward pass (and its all_gather) while the others wait in theirs.
+        // With several processes and the global-batch loss, every rank must join the forward
+        // pass's all_gather. A rank whose batch lost every image cannot, so it stops the job
+        // with a message instead of leaving the other ranks waiting until the timeout.
+        if (batch.size() == 0 && dist::is_distributed() && !args_.local_loss) {
+          throw Error("rank " + std::to_string(dist::rank()) + ": all " + std::to_string(batch.unreadable.size()) +
+                      " images of a training batch were unreadable, so this rank cannot join the global-batch "
+                      "loss. Remove the unreadable images from the data, or pass --local_loss");
+        }
         if (batch.size() == 0) continue;
         text::BatchEncoding encoding{batch.text.input_ids.to(device_), batch.text.attention_mask.to(device_),
                                      batch.text.token_type_ids.defined() ? batch.text.token_type_ids.to(device_)
