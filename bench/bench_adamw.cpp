@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     if (key == "--parameters") parameters = std::stoll(value);
     else if (key == "--rounds") rounds = std::stoi(value);
     else {
-      std::fprintf(stderr, "unknown option %s; usage: bench_adamw [--parameters N] [--rounds N]\n", key.c_str());
+      std::fprintf(stderr, "invalid option %s; usage: bench_adamw [--parameters N] [--rounds N]\n", key.c_str());
       return 2;
     }
   }

@@ -8,9 +8,9 @@
 // runs in its own process, so that its peak memory is its own.
 //
 // usage: bench_step [--cases a,b,...] [--precisions float32,bf16] [--steps N] [--json FILE]
-//   cases: full-b8 full-b16 full-2x8 full-b8-pad128 demo-b128 demo-2x64 (default: all); NxB
-//   is N processes of batch B each, with the loss over the global batch
-// The full-size model is CLIP ViT-B/32 + RoBERTa-base with random weights; its tokenizer files
+//   cases: full-b8 full-b16 full-2x8 full-b8-pad128 demo-b128 demo-2x64 (default: all).
+//   NxB is N processes of batch B each, with the loss over the global batch.
+// The full-size model is CLIP ViT-B/32 + RoBERTa-base with random weights. Its tokenizer files
 // come from $DUALCLIP_GOLDEN_DIR/dual/clip-roberta (default ../shared/golden). The demo cases
 // use the model and data that `dualclip demo` builds.
 #include <sys/resource.h>
@@ -343,7 +343,7 @@ int main(int argc, char** argv) {
     else if (key == "--precision") child_precision = value;
     else if (key == "--result") result_path = value;
     else {
-      std::cerr << "unknown option " << key << "; see the usage at the top of bench/bench_step.cpp\n";
+      std::cerr << "invalid option " << key << "; see the usage at the top of bench/bench_step.cpp\n";
       return 2;
     }
   }
@@ -351,7 +351,7 @@ int main(int argc, char** argv) {
   for (const auto& name : cases_option.empty() ? std::vector<std::string>{} : split(cases_option)) {
     auto it = std::find_if(kCases.begin(), kCases.end(), [&](const Case& c) { return c.name == name; });
     if (it == kCases.end()) {
-      std::cerr << "unknown case '" << name << "'; the cases are full-b8 full-b16 full-2x8 full-b8-pad128 demo-b128 demo-2x64\n";
+      std::cerr << "invalid case '" << name << "'; the cases are full-b8 full-b16 full-2x8 full-b8-pad128 demo-b128 demo-2x64\n";
       return 2;
     }
     cases.push_back(*it);
@@ -360,8 +360,12 @@ int main(int argc, char** argv) {
 
   dualclip::runtime::configure_threads();
   if (!child_case.empty()) {
-    const Case& c = *std::find_if(kCases.begin(), kCases.end(), [&](const Case& k) { return k.name == child_case; });
-    return run_case(c, child_precision, steps, work, result_path);
+    auto it = std::find_if(kCases.begin(), kCases.end(), [&](const Case& k) { return k.name == child_case; });
+    if (it == kCases.end()) {
+      std::cerr << "invalid --run_case '" << child_case << "'\n";
+      return 2;
+    }
+    return run_case(*it, child_precision, steps, work, result_path);
   }
 
   // The peaks, with the threads training uses.

@@ -2,6 +2,9 @@
 // it builds for the text tower, and its refusal to clear a folder it did not write.
 
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -108,4 +111,23 @@ TEST(DemoCommand, ShortenedRunLearns) {
 
   // The summary on the terminal names the report.
   EXPECT_NE(output.find("report.html"), std::string::npos) << output;
+}
+
+TEST(DemoCommand, InvalidSizesNameOption) {
+  // Each invalid option is rejected before the demo writes anything.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--patch_size 5", "--patch_size must be positive and divide --image_size (32)"},
+      {"--hidden_size 30", "--hidden_size must be a positive multiple of 4"},
+      {"--vision_layers 0", "--vision_layers must be positive"},
+      {"--captions_per_image 0", "--captions_per_image must be 1 to 20"},
+      {"--warmup_ratio 1", "--warmup_ratio must be in [0, 1)"},
+  };
+  for (const auto& [option, message] : cases) {
+    TempDir dir;
+    std::string output;
+    const int status = run_dualclip("demo --output_dir " + (dir.path() / "demo").string() + " " + option, &output);
+    EXPECT_EQ(status, 2) << option << ": " << output;
+    EXPECT_NE(output.find(message), std::string::npos) << option << ": " << output;
+    EXPECT_FALSE(fs::exists(dir.path() / "demo" / "data")) << option;
+  }
 }

@@ -121,6 +121,19 @@ TEST(TrainCli, LossFallsOnCocoFolder) {
       for (const char* key : {"learning_rate", "grad_norm", "logit_scale", "pairs_per_second", "data_wait_share", "epoch"}) {
         EXPECT_TRUE(row.contains(key)) << key << " missing from " << row.dump();
       }
+
+      // The phase split: forward and backward take time; the phases fit inside the step.
+      double phases = 0.0;
+      for (const char* key : {"data_wait_seconds", "forward_seconds", "backward_seconds", "communication_seconds",
+                              "optimizer_seconds"}) {
+        ASSERT_TRUE(row.contains(key)) << key << " missing from " << row.dump();
+        EXPECT_GE(row[key].get<double>(), 0.0) << key << " in " << row.dump();
+        phases += row[key].get<double>();
+      }
+      EXPECT_GT(row["forward_seconds"].get<double>(), 0.0) << row.dump();
+      EXPECT_GT(row["backward_seconds"].get<double>(), 0.0) << row.dump();
+      EXPECT_EQ(row["communication_seconds"].get<double>(), 0.0) << "one process has no all-reduce: " << row.dump();
+      EXPECT_LE(phases, row["step_seconds"].get<double>() * 1.01) << row.dump();
     }
   }
   ASSERT_EQ(losses.size(), 24u);
