@@ -1,9 +1,13 @@
 // Decode + preprocess throughput of one thread, in images per CPU second, to the CLIP default
-// 224x224. The benchmark writes its own photo-like JPEGs of 640x480 to 1024x768 (quality 90,
-// 4:2:0). It times the exact path, the fast path and, when Debian's python3-pil is installed,
-// Pillow's own decode + bicubic resize of the same files, and reports the fast path's drift.
+// 224x224. It reads the JPEGs of --image_dir (COCO's val2017, say) or writes its own
+// photo-like ones of 640x480 to 1024x768 (quality 90, 4:2:0). It times the exact path, the fast
+// path and, where /usr/bin/python3 has Debian's python3-pil and python3-numpy, two Python
+// figures on the same files. One is Pillow's decode + bicubic resize. The other is the peer
+// (clip_processor_peer.py, CLIPImageProcessor's steps), whose pixel_values are compared with
+// dualclip's exact path. It also reports the fast path's drift from the exact path.
 //
-// usage: bench_images [--images N] [--seconds S] [--json FILE]
+// usage: bench_images [--images N] [--image_dir DIR] [--seconds S] [--json FILE]
+#include <algorithm>
 #include <ctime>
 #include <cstdio>
 #include <cstdlib>
@@ -49,13 +53,32 @@ double images_per_second(size_t files, double seconds, Step step) {
   return done / elapsed;
 }
 
-// Pillow's decode + convert("RGB") + resize(BICUBIC) to the shortest-edge size, one thread,
-// in images/s; negative when python3-pil is not installed. Debian's python3-pil belongs to
-// /usr/bin/python3, which another python3 earlier on PATH (pyenv, a venv) cannot import.
+// The Python interpreter that can import `modules` (Debian's python3-pil, python3-numpy), or
+// empty. /usr/bin/python3 comes first because another python3 earlier on PATH (pyenv, a venv)
+// cannot import Debian's packages.
+std::string python_with(const std::string& modules) {
+  for (const std::string python : {"/usr/bin/python3", "python3"}) {
+    if (std::system((python + " -c 'import " + modules + "' >/dev/null 2>&1").c_str()) == 0) return python;
+  }
+  return "";
+}
+
+// Runs `command` (which prints one number, images per CPU second) over the files; negative
+// when it fails.
+double python_images_per_second(std::string command, const std::vector<std::string>& paths) {
+  for (const auto& p : paths) command += " " + p;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  double rate = -1;
+  if (std::fscanf(pipe, "%lf", &rate) != 1) rate = -1;
+  return pclose(pipe) == 0 ? rate : -1;
+}
+
+// Pillow's decode + convert("RGB") + resize(BICUBIC) to the shortest-edge size, one thread:
+// the first two steps of CLIPImageProcessor, without its numpy work.
 double pillow_images_per_second(const std::vector<std::string>& paths, double seconds, const std::string& dir) {
-  const std::string python = std::system("/usr/bin/python3 -c 'import PIL' >/dev/null 2>&1") == 0 ? "/usr/bin/python3"
-                                                                                                   : "python3";
-  if (std::system((python + " -c 'import PIL' >/dev/null 2>&1").c_str()) != 0) return -1;
+  const std::string python = python_with("PIL");
+  if (python.empty()) return -1;
   const std::string script = dir + "/pillow_bench.py";
   std::ofstream(script) << "import sys, time\n"
                            "from PIL import Image\n"
@@ -71,14 +94,67 @@ double pillow_images_per_second(const std::vector<std::string>& paths, double se
                            "while time.thread_time() - t0 < float(sys.argv[1]) or n < len(paths):\n"
                            "    step(paths[n % len(paths)]); n += 1\n"
                            "print(n / (time.thread_time() - t0))\n";
-  std::string command = "OMP_NUM_THREADS=1 " + python + " " + script + " " + std::to_string(seconds);
-  for (const auto& p : paths) command += " " + p;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  double rate = -1;
-  if (std::fscanf(pipe, "%lf", &rate) != 1) rate = -1;
-  pclose(pipe);
-  return rate;
+  return python_images_per_second("OMP_NUM_THREADS=1 " + python + " " + script + " " + std::to_string(seconds), paths);
+}
+
+// The Python peer: CLIPImageProcessor's steps replayed with Pillow and numpy
+// (bench/clip_processor_peer.py), one thread. It writes each file's pixel_values into `dir`.
+double peer_images_per_second(const std::vector<std::string>& paths, double seconds, const std::string& dir) {
+  const std::string python = python_with("PIL, numpy");
+  if (python.empty()) return -1;
+  const std::string script = std::string(DUALCLIP_BENCH_DIR) + "/clip_processor_peer.py";
+  return python_images_per_second(
+      "OMP_NUM_THREADS=1 " + python + " " + script + " " + std::to_string(seconds) + " " + dir, paths);
+}
+
+// The maximum absolute difference between the peer's pixel_values and dualclip's exact path over
+// every file. Negative when a dump is missing or too short.
+double peer_max_difference(const ImageProcessor& processor, const std::vector<std::string>& paths,
+                           const std::string& dir) {
+  double max_difference = 0;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const torch::Tensor ours = processor.load(paths[i]);
+    std::ifstream dump(dir + "/" + std::to_string(i) + ".f32", std::ios::binary);
+    std::vector<float> theirs(ours.numel());
+    if (!dump.read(reinterpret_cast<char*>(theirs.data()), theirs.size() * sizeof(float))) return -1;
+    const torch::Tensor difference = (torch::from_blob(theirs.data(), ours.sizes()) - ours).abs().max();
+    max_difference = std::max(max_difference, difference.item<double>());
+  }
+  return max_difference;
+}
+
+// `count` JPEG paths: the files of `image_dir` (sorted, *.jpg and *.jpeg) when given, or
+// photo-like JPEGs of COCO's sizes written into `dir`.
+std::vector<std::string> benchmark_files(const std::string& image_dir, int count, const std::string& dir) {
+  std::vector<std::string> paths;
+  if (!image_dir.empty()) {
+    for (const auto& entry : std::filesystem::directory_iterator(image_dir)) {
+      const std::string extension = entry.path().extension().string();
+      if (entry.is_regular_file() && (extension == ".jpg" || extension == ".jpeg")) paths.push_back(entry.path());
+    }
+    std::sort(paths.begin(), paths.end());
+    if (paths.empty()) throw std::runtime_error("--image_dir " + image_dir + " holds no .jpg or .jpeg file");
+    if (static_cast<int>(paths.size()) > count) paths.resize(count);
+    return paths;
+  }
+  for (int i = 0; i < count; ++i) {
+    const auto& size = kSizes[i % (sizeof(kSizes) / sizeof(kSizes[0]))];
+    const auto photo = dualclip::vision::make_synthetic_photo(size[0], size[1], 1000 + i);
+    paths.push_back(dir + "/photo" + std::to_string(i) + ".jpg");
+    dualclip::write_file_atomic(paths.back(), dualclip::vision::encode_jpeg(photo, 90));
+  }
+  return paths;
+}
+
+double mean_bits_per_pixel(const std::vector<std::string>& paths) {
+  double bits = 0;
+  double pixels = 0;
+  for (const auto& path : paths) {
+    const auto image = dualclip::vision::decode_image_file(path);
+    bits += 8.0 * std::filesystem::file_size(path);
+    pixels += static_cast<double>(image.width) * image.height;
+  }
+  return bits / pixels;
 }
 
 }  // namespace
@@ -87,13 +163,16 @@ int main(int argc, char** argv) {
   int images = 24;
   double seconds = 3.0;
   std::string json_path;
+  std::string image_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--images") images = std::atoi(argv[i + 1]);
     else if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
     else if (flag == "--json") json_path = argv[i + 1];
+    else if (flag == "--image_dir") image_dir = argv[i + 1];
     else {
-      std::cerr << "unknown option " << flag << "; usage: bench_images [--images N] [--seconds S] [--json FILE]\n";
+      std::cerr << "unknown option " << flag
+                << "; usage: bench_images [--images N] [--image_dir DIR] [--seconds S] [--json FILE]\n";
       return 2;
     }
   }
@@ -102,13 +181,8 @@ int main(int argc, char** argv) {
   // Files.
   std::string dir_template = (std::filesystem::temp_directory_path() / "bench_images-XXXXXX").string();
   const std::string dir = mkdtemp(dir_template.data());
-  std::vector<std::string> paths;
-  for (int i = 0; i < images; ++i) {
-    const auto& size = kSizes[i % (sizeof(kSizes) / sizeof(kSizes[0]))];
-    const auto photo = dualclip::vision::make_synthetic_photo(size[0], size[1], 1000 + i);
-    paths.push_back(dir + "/photo" + std::to_string(i) + ".jpg");
-    dualclip::write_file_atomic(paths.back(), dualclip::vision::encode_jpeg(photo, 90));
-  }
+  const std::vector<std::string> paths = benchmark_files(image_dir, images, dir);
+  const double bits_per_pixel = mean_bits_per_pixel(paths);
 
   // Throughput.
   const ImageProcessor processor{ImageProcessorConfig{}};
@@ -123,6 +197,8 @@ int main(int argc, char** argv) {
     processor.preprocess(decoded[i]);
   });
   const double pillow = pillow_images_per_second(paths, seconds, dir);
+  const double peer = peer_images_per_second(paths, seconds, dir);
+  const double peer_difference = peer >= 0 ? peer_max_difference(processor, paths, dir) : -1;
 
   // Drift of the fast path from the exact path, in normalised units and in 0..255 steps.
   double max_diff = 0;
@@ -142,30 +218,43 @@ int main(int argc, char** argv) {
     count += diff.numel();
   }
 
-  const double pillow_baseline = 144.0;  // Pillow 9.4 + HF CLIPImageProcessor, one core of this machine
-  std::printf("decode+preprocess to 224x224, one thread, images per CPU second, %d JPEGs 640x480..1024x768 q90\n", images);
-  std::printf("%-34s %10s %12s\n", "path", "images/s", "vs 144/s");
-  std::printf("%-34s %10.1f %11.2fx\n", "exact (Pillow-identical)", exact, exact / pillow_baseline);
-  std::printf("%-34s %10.1f %11.2fx\n", "fast (DCT-scaled decode)", fast, fast / pillow_baseline);
-  std::printf("%-34s %10.1f %11.2fx\n", "decode only (full size)", decode_only, decode_only / pillow_baseline);
-  std::printf("%-34s %10.1f %11.2fx\n", "exact preprocess of decoded RGB", preprocess_only,
-              preprocess_only / pillow_baseline);
-  if (pillow >= 0) {
-    std::printf("%-34s %10.1f %11.2fx\n", "Pillow decode+resize (python3-pil)", pillow, pillow / pillow_baseline);
-  } else {
-    std::printf("Pillow: python3-pil is not installed, not measured\n");
-  }
+  // The table: each path against the Python peer of this run, and against the figure the
+  // targets were set from (Pillow 9.4 + transformers 4.40's CLIPImageProcessor, one core of a
+  // machine of this kind, on other JPEGs of COCO's sizes).
+  const double reference = 144.0;
+  std::printf("decode+preprocess to 224x224, one thread, images per CPU second\n");
+  std::printf("%zu JPEGs from %s, %.2f bits per pixel\n", paths.size(),
+              image_dir.empty() ? "the generator (640x480..1024x768, q90)" : image_dir.c_str(), bits_per_pixel);
+  std::printf("%-36s %10s %12s %10s\n", "path", "images/s", "vs peer", "vs 144/s");
+  auto row = [&](const char* name, double rate) {
+    if (rate < 0) return;
+    if (peer > 0) std::printf("%-36s %10.1f %11.2fx %9.2fx\n", name, rate, rate / peer, rate / reference);
+    else std::printf("%-36s %10.1f %12s %9.2fx\n", name, rate, "-", rate / reference);
+  };
+  row("exact (Pillow-identical)", exact);
+  row("fast (DCT-scaled decode)", fast);
+  row("decode only (full size)", decode_only);
+  row("exact preprocess of decoded RGB", preprocess_only);
+  row("Pillow decode+resize", pillow);
+  row("peer: CLIPImageProcessor steps", peer);
+  if (peer < 0) std::printf("peer: /usr/bin/python3 lacks python3-pil or python3-numpy, not measured\n");
+  else std::printf("peer pixel_values vs dualclip exact: max abs difference %g\n", peer_difference);
   std::printf("fast-path drift: max %.4f mean %.5f (normalised); max %.2f mean %.3f (0..255 steps)\n", max_diff,
               sum_diff / count, max_steps, sum_steps / count);
 
   if (!json_path.empty()) {
-    nlohmann::json report = {{"images", images},
+    auto optional = [](double value) { return value >= 0 ? nlohmann::json(value) : nlohmann::json(); };
+    nlohmann::json report = {{"images", paths.size()},
+                             {"image_dir", image_dir},
+                             {"bits_per_pixel", bits_per_pixel},
                              {"threads", 1},
                              {"exact_images_per_s", exact},
                              {"fast_images_per_s", fast},
                              {"decode_only_images_per_s", decode_only},
                              {"preprocess_only_images_per_s", preprocess_only},
-                             {"pillow_images_per_s", pillow >= 0 ? nlohmann::json(pillow) : nlohmann::json()},
+                             {"pillow_images_per_s", optional(pillow)},
+                             {"peer_images_per_s", optional(peer)},
+                             {"peer_max_abs_difference", optional(peer_difference)},
                              {"fast_drift_max_normalised", max_diff},
                              {"fast_drift_mean_normalised", sum_diff / count},
                              {"fast_drift_max_steps", max_steps},
