@@ -118,6 +118,8 @@ TEST(DemoCommand, InvalidSizesNameOption) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--patch_size 5", "--patch_size must be positive and divide --image_size (32)"},
       {"--hidden_size 30", "--hidden_size must be a positive multiple of 4"},
+      {"--num_attention_heads 0", "--num_attention_heads must be positive"},
+      {"--num_attention_heads 3", "--hidden_size must be a positive multiple of 3"},
       {"--vision_layers 0", "--vision_layers must be positive"},
       {"--captions_per_image 0", "--captions_per_image must be 1 to 20"},
       {"--warmup_ratio 1", "--warmup_ratio must be in [0, 1)"},

@@ -39,6 +39,8 @@ int run_demo(const std::vector<std::string>& args) {
                     "Side of the vision tower's square patches, in pixels; must divide --image_size.", "PX");
   parser.add_option("hidden_size", std::to_string(defaults.sizes.hidden_size),
                     "Width of both towers (their MLPs are 4 times wider).", "N");
+  parser.add_option("num_attention_heads", std::to_string(defaults.sizes.num_attention_heads),
+                    "Attention heads in every layer of both towers; must divide --hidden_size.", "N");
   parser.add_option("vision_layers", std::to_string(defaults.sizes.vision_layers), "Transformer layers of the vision tower.", "N");
   parser.add_option("text_layers", std::to_string(defaults.sizes.text_layers), "Transformer layers of the text tower.", "N");
   parser.add_option("num_train_epochs", format_default(defaults.num_train_epochs), "Training epochs over the training captions.", "N");
@@ -64,6 +66,7 @@ int run_demo(const std::vector<std::string>& args) {
   options.sizes.patch_size = parser.get_int("patch_size");
   options.sizes.hidden_size = parser.get_int("hidden_size");
   options.sizes.intermediate_size = 4 * options.sizes.hidden_size;
+  options.sizes.num_attention_heads = parser.get_int("num_attention_heads");
   options.sizes.vision_layers = parser.get_int("vision_layers");
   options.sizes.text_layers = parser.get_int("text_layers");
   options.num_train_epochs = parser.get_double("num_train_epochs");

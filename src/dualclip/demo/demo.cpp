@@ -88,9 +88,10 @@ void validate(const DemoOptions& options) {
   require(sizes.image_size >= 8, "--image_size must be at least 8 pixels");
   require(sizes.patch_size > 0 && sizes.image_size % sizes.patch_size == 0,
           "--patch_size must be positive and divide --image_size (" + std::to_string(sizes.image_size) + ")");
+  require(sizes.num_attention_heads > 0, "--num_attention_heads must be positive");
   require(sizes.hidden_size > 0 && sizes.hidden_size % sizes.num_attention_heads == 0,
           "--hidden_size must be a positive multiple of " + std::to_string(sizes.num_attention_heads) +
-              ", the number of attention heads");
+              ", the number of attention heads (--num_attention_heads)");
   require(sizes.vision_layers > 0, "--vision_layers must be positive");
   require(sizes.text_layers > 0, "--text_layers must be positive");
   require(options.projection_dim > 0, "--projection_dim must be positive");
