@@ -231,6 +231,42 @@ TEST(VisionFastPath, DriftStaysWithinDocumentedBounds) {
   }
 }
 
+// load() decodes only the columns that the resize and crop read. Its pixel_values must equal
+// those of a full decode on both paths. The files are landscape and portrait, with and without
+// chroma subsampling, and some crops reach the image edge.
+TEST(VisionCropDecode, MatchesFullDecode) {
+  TempDir dir;
+  const struct {
+    int width;
+    int height;
+    bool subsample_chroma;
+  } files[] = {{640, 480, true}, {1024, 768, true}, {641, 479, true}, {1000, 333, true},
+               {333, 1000, true}, {800, 600, false}, {227, 301, true}, {900, 230, false}};
+  ImageProcessorConfig small_crop;  // a narrow centre crop reads few columns
+  small_crop.shortest_edge = 64;
+  small_crop.crop_height = 48;
+  small_crop.crop_width = 40;
+  ImageProcessorConfig no_resize;  // the crop alone decides the columns
+  no_resize.do_resize = false;
+  for (const ImageProcessorConfig& config : {ImageProcessorConfig{}, small_crop, no_resize}) {
+    const ImageProcessor processor{config};
+    for (const auto& file : files) {
+      const auto path = dir.path() / ("photo" + std::to_string(file.width) + "x" + std::to_string(file.height) +
+                                      (file.subsample_chroma ? "" : "-444") + ".jpg");
+      const Image photo = make_synthetic_photo(file.width, file.height, file.width * 7 + file.height);
+      write_file_atomic(path, encode_jpeg(photo, 90, file.subsample_chroma));
+
+      const torch::Tensor exact = processor.preprocess(decode_image_file(path));
+      EXPECT_TRUE(torch::equal(processor.load(path), exact)) << path << " exact path";
+
+      DecodeOptions scaled;
+      scaled.min_shorter_side = config.do_resize ? config.shortest_edge : 0;
+      const torch::Tensor fast = processor.preprocess_fast(decode_image_file(path, scaled));
+      EXPECT_TRUE(torch::equal(processor.load(path, /*fast=*/true), fast)) << path << " fast path";
+    }
+  }
+}
+
 TEST(VisionFastPath, InMemoryImageReducesFirst) {
   const ImageProcessor processor{ImageProcessorConfig{}};
   const Image photo = make_synthetic_photo(900, 700, 3);

@@ -1,7 +1,8 @@
 // JPEG through the libjpeg API (libjpeg-turbo), set up as Pillow 9.4's decoder sets it up:
 // the accurate integer IDCT (JDCT_ISLOW), fancy upsampling, RGB output for one- and
 // three-component files, and CMYK output for four-component files (Adobe CMYK and YCCK),
-// which Pillow reads as inverted ("CMYK;I") and then converts to RGB.
+// which Pillow reads as inverted ("CMYK;I") and then converts to RGB. A caller that reads
+// only some columns (DecodeOptions::needed_columns) gets just those decoded, with equal pixels.
 #include <algorithm>
 #include <csetjmp>
 #include <cstdio>
@@ -51,6 +52,22 @@ int choose_scale_numerator(int64_t shorter_side, int64_t min_shorter_side) {
   return 8;
 }
 
+// Columns decoded beyond the needed ones on each side. Fancy upsampling treats the edge of a
+// cropped region as the image edge, which changes the pixels next to it, so the margin keeps
+// them away from the needed ones (VisionCropDecode.MatchesFullDecode checks the equality).
+constexpr int64_t kCropMargin = 16;
+
+// The first EXIF segment (APP1 "Exif\0\0"), as Pillow keeps it, or "".
+std::string first_exif_segment(j_decompress_ptr cinfo) {
+  for (jpeg_saved_marker_ptr marker = cinfo->marker_list; marker != nullptr; marker = marker->next) {
+    const auto* data = reinterpret_cast<const char*>(marker->data);
+    if (marker->marker == JPEG_APP0 + 1 && marker->data_length >= 6 && std::string(data, 6) == std::string("Exif\0\0", 6)) {
+      return std::string(data, marker->data_length);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 DecodedImage decode_jpeg(const std::string& bytes, const DecodeOptions& options) {
@@ -91,6 +108,7 @@ DecodedImage decode_jpeg(const std::string& bytes, const DecodeOptions& options)
     throw Error(limit_message);
   }
 
+  decoded.exif = first_exif_segment(&cinfo);
   jpeg_start_decompress(&cinfo);
   const int64_t width = cinfo.output_width;
   const int64_t height = cinfo.output_height;
@@ -100,9 +118,26 @@ DecodedImage decode_jpeg(const std::string& bytes, const DecodeOptions& options)
   decoded.image.rgb.resize(width * height * 3);
   if (is_cmyk) cmyk.resize(width * 4);
 
+  // Decode only the columns the caller reads, plus a margin; libjpeg widens the range to whole
+  // blocks. The entropy decoding still covers every block, but the IDCT, upsampling and colour
+  // conversion of the other columns are skipped.
+  JDIMENSION crop_left = 0;
+  JDIMENSION crop_width = static_cast<JDIMENSION>(width);
+  const bool keeps_columns = !options.apply_exif_orientation || exif_orientation(decoded.exif) == 1;
+  if (options.needed_columns && keeps_columns && !is_cmyk) {
+    const auto [first, last] = options.needed_columns(width, height);
+    const int64_t left = std::max<int64_t>(0, first - kCropMargin);
+    const int64_t right = std::min<int64_t>(width, last + kCropMargin);
+    if (left < right && right - left < width) {
+      crop_left = static_cast<JDIMENSION>(left);
+      crop_width = static_cast<JDIMENSION>(right - left);
+      jpeg_crop_scanline(&cinfo, &crop_left, &crop_width);
+    }
+  }
+
   while (cinfo.output_scanline < cinfo.output_height) {
     const int64_t y = cinfo.output_scanline;
-    uint8_t* rgb_row = decoded.image.rgb.data() + y * width * 3;
+    uint8_t* rgb_row = decoded.image.rgb.data() + (y * width + crop_left) * 3;
     JSAMPROW row = is_cmyk ? cmyk.data() : rgb_row;
     jpeg_read_scanlines(&cinfo, &row, 1);
     if (!is_cmyk) continue;
@@ -111,14 +146,6 @@ DecodedImage decode_jpeg(const std::string& bytes, const DecodeOptions& options)
       const uint8_t* p = cmyk.data() + x * components;
       const int nk = 255 - static_cast<uint8_t>(~p[3]);
       for (int c = 0; c < 3; ++c) rgb_row[x * 3 + c] = cmyk_channel_to_rgb(static_cast<uint8_t>(~p[c]), nk);
-    }
-  }
-
-  for (jpeg_saved_marker_ptr marker = cinfo.marker_list; marker != nullptr; marker = marker->next) {
-    const auto* data = reinterpret_cast<const char*>(marker->data);
-    if (marker->marker == JPEG_APP0 + 1 && marker->data_length >= 6 && std::string(data, 6) == std::string("Exif\0\0", 6)) {
-      decoded.exif.assign(data, marker->data_length);
-      break;  // Pillow keeps the first EXIF segment
     }
   }
 

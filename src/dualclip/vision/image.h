@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dualclip::vision {
@@ -24,6 +26,11 @@ struct DecodeOptions {
   // Fast path: a JPEG may be decoded at a reduced DCT scale (1/2, 1/4, 1/8) as long as its
   // shorter side stays at least this long. 0 decodes at full size.
   int64_t min_shorter_side = 0;
+  // The columns [first, second) that the caller will read, given the decoded width and height
+  // (after DCT scaling). A JPEG decoder then decodes only those columns and a margin around
+  // them, and leaves the other columns zero. Unset: every column is decoded. Not used when an
+  // EXIF orientation other than 1 is to be applied, because that moves the columns.
+  std::function<std::pair<int64_t, int64_t>(int64_t width, int64_t height)> needed_columns;
 };
 
 // Decodes `path`; throws dualclip::Error naming the file for a missing, empty, truncated,

@@ -89,8 +89,28 @@ torch::Tensor ImageProcessor::load(const std::filesystem::path& path, bool fast,
                                                      : std::max(config_.resize_height, config_.resize_width);
     options.min_shorter_side = target * kFastReduceGap;
   }
+  options.needed_columns = [this, fast](int64_t width, int64_t height) {
+    return needed_input_columns(height, width, fast);
+  };
   const Image image = decode_image_file(path, options);
   return fast ? preprocess_fast(image) : preprocess(image);
+}
+
+std::pair<int64_t, int64_t> ImageProcessor::needed_input_columns(int64_t height, int64_t width, bool fast) const {
+  int64_t out_height = 0;
+  int64_t out_width = 0;
+  resized_size(height, width, &out_height, &out_width);
+  const CropWindow window = config_.do_center_crop
+                                ? center_crop_window(out_height, out_width, config_.crop_height, config_.crop_width)
+                                : CropWindow{0, 0, out_height, out_width};
+  if (!config_.do_resize) {
+    return {std::clamp<int64_t>(window.left, 0, width), std::clamp<int64_t>(window.left + window.width, 0, width)};
+  }
+
+  // preprocess_fast box-shrinks before resizing when it can; every column counts then.
+  const int64_t factor = std::min(height / out_height, width / out_width) / kFastReduceGap;
+  if (fast && factor >= 2) return {0, width};
+  return resize_window_input_columns(width, out_width, window, config_.resample);
 }
 
 }  // namespace dualclip::vision

@@ -57,6 +57,10 @@ class ImageProcessor {
   const ImageProcessorConfig& config() const { return config_; }
 
  private:
+  // The columns [first, second) of a decoded height x width image that preprocess (or, when
+  // `fast`, preprocess_fast) reads.
+  std::pair<int64_t, int64_t> needed_input_columns(int64_t height, int64_t width, bool fast) const;
+
   ImageProcessorConfig config_;
 };
 

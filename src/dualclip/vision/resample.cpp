@@ -384,6 +384,16 @@ Image resize_window(const Image& image, int64_t out_height, int64_t out_width, c
   return result;
 }
 
+std::pair<int64_t, int64_t> resize_window_input_columns(int64_t in_width, int64_t out_width, const CropWindow& window,
+                                                        ResampleFilter filter) {
+  const int64_t col_begin = std::max<int64_t>(window.left, 0);
+  const int64_t col_end = std::min(window.left + window.width, out_width);
+  if (col_begin >= col_end) return {0, 0};
+  if (out_width == in_width) return {col_begin, col_end};
+  const AxisWeights horizontal = compute_axis_weights(in_width, out_width, filter);
+  return {horizontal.first[col_begin], horizontal.first[col_end - 1] + horizontal.count[col_end - 1]};
+}
+
 Image resize(const Image& image, int64_t out_height, int64_t out_width, ResampleFilter filter) {
   return resize_window(image, out_height, out_width, CropWindow{0, 0, out_height, out_width}, filter);
 }

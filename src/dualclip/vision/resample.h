@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 #include "dualclip/vision/image.h"
 
@@ -40,6 +41,12 @@ Image resize(const Image& image, int64_t out_height, int64_t out_width,
 // pixels the window needs; equal pixel for pixel to center_crop(resize(...)).
 Image resize_window(const Image& image, int64_t out_height, int64_t out_width, const CropWindow& window,
                     ResampleFilter filter = ResampleFilter::Bicubic);
+
+// The input columns [first, second) that resize_window reads from an image `in_width` wide
+// when resizing it to `out_width` (equal widths: no horizontal pass) and keeping `window`. A
+// decoder may leave the other columns unset.
+std::pair<int64_t, int64_t> resize_window_input_columns(int64_t in_width, int64_t out_width, const CropWindow& window,
+                                                        ResampleFilter filter = ResampleFilter::Bicubic);
 
 // Cuts `window` out of `image`, zero outside the image.
 Image crop(const Image& image, const CropWindow& window);

@@ -68,7 +68,7 @@ Image make_synthetic_photo(int64_t width, int64_t height, uint64_t seed) {
   return image;
 }
 
-std::string encode_jpeg(const Image& image, int quality) {
+std::string encode_jpeg(const Image& image, int quality, bool subsample_chroma) {
   jpeg_compress_struct cinfo;
   jpeg_error_mgr errors;
   cinfo.err = jpeg_std_error(&errors);  // encoding our own buffers cannot hit a data error
@@ -83,6 +83,10 @@ std::string encode_jpeg(const Image& image, int quality) {
   cinfo.in_color_space = JCS_RGB;
   jpeg_set_defaults(&cinfo);
   jpeg_set_quality(&cinfo, quality, TRUE);
+  if (!subsample_chroma) {
+    cinfo.comp_info[0].h_samp_factor = 1;
+    cinfo.comp_info[0].v_samp_factor = 1;
+  }
   jpeg_start_compress(&cinfo, TRUE);
   while (cinfo.next_scanline < cinfo.image_height) {
     JSAMPROW row = const_cast<uint8_t*>(image.rgb.data() + cinfo.next_scanline * image.width * 3);

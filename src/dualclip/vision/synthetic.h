@@ -13,7 +13,8 @@ namespace dualclip::vision {
 // same pixels.
 Image make_synthetic_photo(int64_t width, int64_t height, uint64_t seed);
 
-// Encodes RGB as baseline JPEG with libjpeg's default 4:2:0 chroma subsampling.
-std::string encode_jpeg(const Image& image, int quality);
+// Encodes RGB as baseline JPEG with libjpeg's default 4:2:0 chroma subsampling, or with
+// full-resolution chroma (4:4:4) when `subsample_chroma` is false.
+std::string encode_jpeg(const Image& image, int quality, bool subsample_chroma = true);
 
 }  // namespace dualclip::vision
