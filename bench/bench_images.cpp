@@ -4,9 +4,10 @@
 // path and, where /usr/bin/python3 has Debian's python3-pil and python3-numpy, two Python
 // figures on the same files. One is Pillow's decode + bicubic resize. The other is the peer
 // (clip_processor_peer.py, CLIPImageProcessor's steps), whose pixel_values are compared with
-// dualclip's exact path. It also reports the fast path's drift from the exact path.
+// dualclip's exact path. Each of --rounds rounds times every figure once, and the table shows
+// medians. It also reports the fast path's drift from the exact path.
 //
-// usage: bench_images [--images N] [--image_dir DIR] [--seconds S] [--json FILE]
+// usage: bench_images [--images N] [--image_dir DIR] [--seconds S] [--rounds R] [--json FILE]
 #include <algorithm>
 #include <ctime>
 #include <cstdio>
@@ -27,6 +28,20 @@ namespace {
 
 using dualclip::vision::ImageProcessor;
 using dualclip::vision::ImageProcessorConfig;
+
+const std::vector<const char*> kPathNames = {"exact (Pillow-identical)", "fast (DCT-scaled decode)",
+                                              "decode only (full size)", "exact preprocess of decoded RGB",
+                                              "Pillow decode+resize", "peer: CLIPImageProcessor steps"};
+const std::vector<const char*> kPathKeys = {"exact", "fast", "decode_only", "preprocess_only", "pillow", "peer"};
+
+// The median of `values` (the mean of the middle two for an even count); -1 when any is
+// negative, which marks a figure that could not be measured.
+double median(std::vector<double> values) {
+  if (values.empty() || *std::min_element(values.begin(), values.end()) < 0) return -1;
+  std::sort(values.begin(), values.end());
+  const size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+}
 
 const int kSizes[][2] = {{640, 480}, {800, 600}, {1024, 768}, {720, 540}, {960, 720}, {768, 1024}};
 
@@ -133,7 +148,7 @@ std::vector<std::string> benchmark_files(const std::string& image_dir, int count
       if (entry.is_regular_file() && (extension == ".jpg" || extension == ".jpeg")) paths.push_back(entry.path());
     }
     std::sort(paths.begin(), paths.end());
-    if (paths.empty()) throw std::runtime_error("--image_dir " + image_dir + " holds no .jpg or .jpeg file");
+    if (paths.empty()) throw std::runtime_error("--image_dir " + image_dir + " contains no .jpg or .jpeg file; pass a folder of JPEG files");
     if (static_cast<int>(paths.size()) > count) paths.resize(count);
     return paths;
   }
@@ -164,15 +179,17 @@ int main(int argc, char** argv) {
   double seconds = 3.0;
   std::string json_path;
   std::string image_dir;
+  int rounds = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--images") images = std::atoi(argv[i + 1]);
     else if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
     else if (flag == "--json") json_path = argv[i + 1];
     else if (flag == "--image_dir") image_dir = argv[i + 1];
+    else if (flag == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
     else {
       std::cerr << "unknown option " << flag
-                << "; usage: bench_images [--images N] [--image_dir DIR] [--seconds S] [--json FILE]\n";
+                << "; usage: bench_images [--images N] [--image_dir DIR] [--seconds S] [--rounds R] [--json FILE]\n";
       return 2;
     }
   }
@@ -184,20 +201,23 @@ int main(int argc, char** argv) {
   const std::vector<std::string> paths = benchmark_files(image_dir, images, dir);
   const double bits_per_pixel = mean_bits_per_pixel(paths);
 
-  // Throughput.
+  // Throughput, in rounds: each round times every path and the Python figures once, so that a
+  // drift in the machine's speed shows up in both sides of a round's ratio.
   const ImageProcessor processor{ImageProcessorConfig{}};
-  const double exact = images_per_second(paths.size(), seconds, [&](size_t i) { processor.load(paths[i]); });
-  const double fast = images_per_second(paths.size(), seconds, [&](size_t i) { processor.load(paths[i], true); });
-  const double decode_only = images_per_second(paths.size(), seconds, [&](size_t i) {
-    dualclip::vision::decode_image_file(paths[i]);
-  });
   std::vector<dualclip::vision::Image> decoded;
   for (const auto& path : paths) decoded.push_back(dualclip::vision::decode_image_file(path));
-  const double preprocess_only = images_per_second(paths.size(), seconds, [&](size_t i) {
-    processor.preprocess(decoded[i]);
-  });
-  const double pillow = pillow_images_per_second(paths, seconds, dir);
-  const double peer = peer_images_per_second(paths, seconds, dir);
+  std::vector<std::vector<double>> rates(kPathNames.size());
+  for (int round = 0; round < rounds; ++round) {
+    rates[0].push_back(images_per_second(paths.size(), seconds, [&](size_t i) { processor.load(paths[i]); }));
+    rates[1].push_back(images_per_second(paths.size(), seconds, [&](size_t i) { processor.load(paths[i], true); }));
+    rates[2].push_back(images_per_second(paths.size(), seconds, [&](size_t i) {
+      dualclip::vision::decode_image_file(paths[i]);
+    }));
+    rates[3].push_back(images_per_second(paths.size(), seconds, [&](size_t i) { processor.preprocess(decoded[i]); }));
+    rates[4].push_back(pillow_images_per_second(paths, seconds, dir));
+    rates[5].push_back(peer_images_per_second(paths, seconds, dir));
+  }
+  const double peer = median(rates[5]);
   const double peer_difference = peer >= 0 ? peer_max_difference(processor, paths, dir) : -1;
 
   // Drift of the fast path from the exact path, in normalised units and in 0..255 steps.
@@ -218,43 +238,40 @@ int main(int argc, char** argv) {
     count += diff.numel();
   }
 
-  // The table: each path against the Python peer of this run, and against the figure the
-  // targets were set from (Pillow 9.4 + transformers 4.40's CLIPImageProcessor, one core of a
-  // machine of this kind, on other JPEGs of COCO's sizes).
+  // The table: the median of each path's rounds and the median of its per-round ratios to the
+  // peer. The last column divides by the figure the targets were set from: Pillow 9.4 +
+  // transformers 4.40's CLIPImageProcessor on one core of another machine, on other JPEGs.
   const double reference = 144.0;
-  std::printf("decode+preprocess to 224x224, one thread, images per CPU second\n");
+  std::printf("decode+preprocess to 224x224, one thread, images per CPU second, median of %d rounds\n", rounds);
   std::printf("%zu JPEGs from %s, %.2f bits per pixel\n", paths.size(),
               image_dir.empty() ? "the generator (640x480..1024x768, q90)" : image_dir.c_str(), bits_per_pixel);
   std::printf("%-36s %10s %12s %10s\n", "path", "images/s", "vs peer", "vs 144/s");
-  auto row = [&](const char* name, double rate) {
-    if (rate < 0) return;
-    if (peer > 0) std::printf("%-36s %10.1f %11.2fx %9.2fx\n", name, rate, rate / peer, rate / reference);
-    else std::printf("%-36s %10.1f %12s %9.2fx\n", name, rate, "-", rate / reference);
-  };
-  row("exact (Pillow-identical)", exact);
-  row("fast (DCT-scaled decode)", fast);
-  row("decode only (full size)", decode_only);
-  row("exact preprocess of decoded RGB", preprocess_only);
-  row("Pillow decode+resize", pillow);
-  row("peer: CLIPImageProcessor steps", peer);
+  nlohmann::json paths_json = nlohmann::json::object();
+  for (size_t p = 0; p < kPathNames.size(); ++p) {
+    const double rate = median(rates[p]);
+    if (rate < 0) continue;
+    std::vector<double> ratios;
+    for (int round = 0; round < rounds; ++round) {
+      if (rates[5][round] > 0) ratios.push_back(rates[p][round] / rates[5][round]);
+    }
+    const double ratio = ratios.empty() ? -1 : median(ratios);
+    if (ratio > 0) std::printf("%-36s %10.1f %11.2fx %9.2fx\n", kPathNames[p], rate, ratio, rate / reference);
+    else std::printf("%-36s %10.1f %12s %9.2fx\n", kPathNames[p], rate, "-", rate / reference);
+    paths_json[kPathKeys[p]] = {{"images_per_s", rate}, {"rounds", rates[p]}, {"vs_peer", ratio > 0 ? nlohmann::json(ratio) : nlohmann::json()}};
+  }
   if (peer < 0) std::printf("peer: /usr/bin/python3 lacks python3-pil or python3-numpy, not measured\n");
   else std::printf("peer pixel_values vs dualclip exact: max abs difference %g\n", peer_difference);
   std::printf("fast-path drift: max %.4f mean %.5f (normalised); max %.2f mean %.3f (0..255 steps)\n", max_diff,
               sum_diff / count, max_steps, sum_steps / count);
 
   if (!json_path.empty()) {
-    auto optional = [](double value) { return value >= 0 ? nlohmann::json(value) : nlohmann::json(); };
     nlohmann::json report = {{"images", paths.size()},
                              {"image_dir", image_dir},
                              {"bits_per_pixel", bits_per_pixel},
                              {"threads", 1},
-                             {"exact_images_per_s", exact},
-                             {"fast_images_per_s", fast},
-                             {"decode_only_images_per_s", decode_only},
-                             {"preprocess_only_images_per_s", preprocess_only},
-                             {"pillow_images_per_s", optional(pillow)},
-                             {"peer_images_per_s", optional(peer)},
-                             {"peer_max_abs_difference", optional(peer_difference)},
+                             {"rounds", rounds},
+                             {"paths", paths_json},
+                             {"peer_max_abs_difference", peer_difference >= 0 ? nlohmann::json(peer_difference) : nlohmann::json()},
                              {"fast_drift_max_normalised", max_diff},
                              {"fast_drift_mean_normalised", sum_diff / count},
                              {"fast_drift_max_steps", max_steps},
