@@ -120,6 +120,8 @@ TEST(DemoCommand, InvalidSizesNameOption) {
       {"--hidden_size 30", "--hidden_size must be a positive multiple of 4"},
       {"--num_attention_heads 0", "--num_attention_heads must be positive"},
       {"--num_attention_heads 3", "--hidden_size must be a positive multiple of 3"},
+      {"--logit_scale_init_value abc", "invalid value 'abc' for --logit_scale_init_value"},
+      {"--logit_scale_init_value nan", "--logit_scale_init_value must be a finite number"},
       {"--vision_layers 0", "--vision_layers must be positive"},
       {"--captions_per_image 0", "--captions_per_image must be 1 to 20"},
       {"--warmup_ratio 1", "--warmup_ratio must be in [0, 1)"},

@@ -49,6 +49,8 @@ int run_demo(const std::vector<std::string>& args) {
   parser.add_option("learning_rate", format_default(defaults.learning_rate), "Peak AdamW learning rate (cosine schedule after warmup).", "LR");
   parser.add_option("warmup_ratio", format_default(defaults.warmup_ratio), "Share of the training steps spent warming up the learning rate.", "F");
   parser.add_option("weight_decay", format_default(defaults.weight_decay), "AdamW weight decay.", "WD");
+  parser.add_option("logit_scale_init_value", format_default(defaults.logit_scale_init_value),
+                    "Initial logit_scale of the joined model (the log of the inverse temperature).", "X");
   parser.add_option("nproc_per_node", std::to_string(defaults.nproc_per_node),
                     "Training processes on this machine, joined by the global contrastive loss.", "N");
   parser.add_option("logging_steps", std::to_string(defaults.logging_steps), "Training steps per point of the loss curve.",
@@ -74,6 +76,7 @@ int run_demo(const std::vector<std::string>& args) {
   options.learning_rate = parser.get_double("learning_rate");
   options.warmup_ratio = parser.get_double("warmup_ratio");
   options.weight_decay = parser.get_double("weight_decay");
+  options.logit_scale_init_value = parser.get_double("logit_scale_init_value");
   options.nproc_per_node = static_cast<int>(parser.get_int("nproc_per_node"));
   options.logging_steps = parser.get_int("logging_steps");
   if (parser.get_int("seed") < 0) throw Error("--seed must be a non-negative integer");

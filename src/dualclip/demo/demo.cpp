@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -84,6 +85,7 @@ void validate(const DemoOptions& options) {
   require(options.learning_rate > 0, "--learning_rate must be positive");
   require(options.warmup_ratio >= 0 && options.warmup_ratio < 1, "--warmup_ratio must be in [0, 1)");
   require(options.weight_decay >= 0, "--weight_decay must be zero or positive");
+  require(std::isfinite(options.logit_scale_init_value), "--logit_scale_init_value must be a finite number");
   const TinyTowerSizes& sizes = options.sizes;
   require(sizes.image_size >= 8, "--image_size must be at least 8 pixels");
   require(sizes.patch_size > 0 && sizes.image_size % sizes.patch_size == 0,
@@ -136,6 +138,7 @@ void build_model(const DemoOptions& options, const DemoPaths& paths, ReportFacts
 
   models::CreateOptions create;
   create.projection_dim = options.projection_dim;
+  create.logit_scale_init_value = options.logit_scale_init_value;
   create.seed = options.seed;
   models::DualEncoder model =
       models::create_dual_encoder(paths.vision_tower.string(), paths.text_tower.string(), paths.model, create);

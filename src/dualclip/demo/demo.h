@@ -29,6 +29,7 @@ struct DemoOptions {
   // Towers and the joined model.
   TinyTowerSizes sizes;
   int64_t projection_dim = 64;
+  double logit_scale_init_value = 2.6592;  // ln(1 / 0.07), for CLIP's initial temperature of 0.07
 
   // Training, passed to `dualclip train`.
   int nproc_per_node = 2;
