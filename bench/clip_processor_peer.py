@@ -1,18 +1,20 @@
 """The Python peer for bench_images: what transformers 4.40's CLIPImageProcessor does to a file.
 
-transformers cannot be installed here (no PyPI), so this script replays its preprocess steps
-with the same libraries it calls, in the same order, for the CLIP default configuration:
+Debian 12 does not package transformers, and the benchmark must run without PyPI, so this
+script replays the processor's preprocess steps with the same libraries it calls, in the same
+order, for the CLIP default configuration:
 
   PIL.Image.open -> convert("RGB") -> numpy array -> PIL.Image.fromarray -> resize of the
   shortest edge to 224 (BICUBIC, reducing_gap=None) -> numpy array -> centre crop 224x224 ->
   float64 * (1/255) -> float32 -> (x - mean) / std in float32 -> channels first.
 
 It leaves out the processor's argument validation and its per-call format inference, so it is
-at least as fast as the real processor; a speed-up measured against it is a lower bound.
+at least as fast as the real processor. A speed-up measured against it is therefore a lower
+bound.
 
 usage: /usr/bin/python3 clip_processor_peer.py SECONDS DUMP_DIR FILE...
-Prints images per CPU second of this thread; writes each file's pixel_values as raw float32
-(3x224x224, C order) to DUMP_DIR/<index>.f32 so the benchmark can check they equal dualclip's.
+Prints images per CPU second of this thread. Writes each file's pixel_values as raw float32
+(3x224x224, C order) to DUMP_DIR/<index>.f32, so the benchmark can check they equal dualclip's.
 """
 import os
 import sys

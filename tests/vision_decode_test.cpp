@@ -267,6 +267,36 @@ TEST(VisionCropDecode, MatchesFullDecode) {
   }
 }
 
+// With needed_columns, the decoder leaves columns far from the needed ones zero and decodes the
+// needed ones exactly.
+TEST(VisionCropDecode, SkipsColumnsNotNeeded) {
+  TempDir dir;
+  const auto path = dir.path() / "photo.jpg";
+  write_file_atomic(path, encode_jpeg(make_synthetic_photo(640, 480, 9), 90));
+  const Image full = decode_image_file(path);
+  DecodeOptions narrow;
+  narrow.needed_columns = [](int64_t, int64_t) { return std::pair<int64_t, int64_t>{300, 310}; };
+  const Image cropped = decode_image_file(path, narrow);
+  ASSERT_EQ(cropped.width, full.width);
+  ASSERT_EQ(cropped.height, full.height);
+
+  bool needed_equal = true;
+  bool left_edge_zero = true;
+  bool left_edge_nonzero_in_full = false;
+  for (int64_t y = 0; y < full.height; ++y) {
+    for (int64_t x = 300; x < 310; ++x) {
+      for (int c = 0; c < 3; ++c) needed_equal &= cropped.rgb[(y * 640 + x) * 3 + c] == full.rgb[(y * 640 + x) * 3 + c];
+    }
+    for (int c = 0; c < 3; ++c) {
+      left_edge_zero &= cropped.rgb[y * 640 * 3 + c] == 0;
+      left_edge_nonzero_in_full |= full.rgb[y * 640 * 3 + c] != 0;
+    }
+  }
+  EXPECT_TRUE(needed_equal);
+  EXPECT_TRUE(left_edge_zero) << "column 0 was decoded although only 300..309 were needed";
+  EXPECT_TRUE(left_edge_nonzero_in_full);
+}
+
 TEST(VisionFastPath, InMemoryImageReducesFirst) {
   const ImageProcessor processor{ImageProcessorConfig{}};
   const Image photo = make_synthetic_photo(900, 700, 3);

@@ -30,13 +30,23 @@ void ImageProcessor::resized_size(int64_t height, int64_t width, int64_t* out_he
   }
 }
 
+CropWindow ImageProcessor::crop_window(int64_t height, int64_t width) const {
+  if (!config_.do_center_crop) return CropWindow{0, 0, height, width};
+  return center_crop_window(height, width, config_.crop_height, config_.crop_width);
+}
+
+int64_t ImageProcessor::fast_reduce_factor(int64_t height, int64_t width) const {
+  int64_t out_height = 0;
+  int64_t out_width = 0;
+  resized_size(height, width, &out_height, &out_width);
+  return std::min(height / out_height, width / out_width) / kFastReduceGap;
+}
+
 Image ImageProcessor::resize_and_crop(const Image& image) const {
   int64_t height = 0;
   int64_t width = 0;
   resized_size(image.height, image.width, &height, &width);
-  const CropWindow window = config_.do_center_crop
-                                ? center_crop_window(height, width, config_.crop_height, config_.crop_width)
-                                : CropWindow{0, 0, height, width};
+  const CropWindow window = crop_window(height, width);
   if (config_.do_resize) return resize_window(image, height, width, window, config_.resample);
   return crop(image, window);
 }
@@ -71,10 +81,7 @@ torch::Tensor ImageProcessor::preprocess_fast(const Image& image) const {
 
   // Box-shrink first by the largest whole factor that keeps both sides at or above the resize
   // target, so the bicubic filter runs over a few taps instead of a wide stretched kernel.
-  int64_t height = 0;
-  int64_t width = 0;
-  resized_size(image.height, image.width, &height, &width);
-  const int64_t factor = std::min(image.height / height, image.width / width) / kFastReduceGap;
+  const int64_t factor = fast_reduce_factor(image.height, image.width);
   if (factor < 2) return preprocess(image);
   return preprocess(reduce_by_box(image, factor));
 }
@@ -100,16 +107,13 @@ std::pair<int64_t, int64_t> ImageProcessor::needed_input_columns(int64_t height,
   int64_t out_height = 0;
   int64_t out_width = 0;
   resized_size(height, width, &out_height, &out_width);
-  const CropWindow window = config_.do_center_crop
-                                ? center_crop_window(out_height, out_width, config_.crop_height, config_.crop_width)
-                                : CropWindow{0, 0, out_height, out_width};
+  const CropWindow window = crop_window(out_height, out_width);
   if (!config_.do_resize) {
     return {std::clamp<int64_t>(window.left, 0, width), std::clamp<int64_t>(window.left + window.width, 0, width)};
   }
 
-  // preprocess_fast box-shrinks before resizing when it can; every column counts then.
-  const int64_t factor = std::min(height / out_height, width / out_width) / kFastReduceGap;
-  if (fast && factor >= 2) return {0, width};
+  // preprocess_fast box-shrinks before resizing when it can, and then every column counts.
+  if (fast && fast_reduce_factor(height, width) >= 2) return {0, width};
   return resize_window_input_columns(width, out_width, window, config_.resample);
 }
 

@@ -57,6 +57,10 @@ class ImageProcessor {
   const ImageProcessorConfig& config() const { return config_; }
 
  private:
+  // The window the center crop keeps of a height x width resized image (all of it without a crop).
+  CropWindow crop_window(int64_t height, int64_t width) const;
+  // The whole factor preprocess_fast box-shrinks a height x width image by before resizing.
+  int64_t fast_reduce_factor(int64_t height, int64_t width) const;
   // The columns [first, second) of a decoded height x width image that preprocess (or, when
   // `fast`, preprocess_fast) reads.
   std::pair<int64_t, int64_t> needed_input_columns(int64_t height, int64_t width, bool fast) const;
