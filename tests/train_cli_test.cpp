@@ -351,6 +351,41 @@ TEST(TrainCli, TwoProcessesThenResumeAlone) {
   EXPECT_EQ(final_state["global_step"].get<int64_t>(), 6);
 }
 
+TEST(TrainCli, TwoProcessesMatchOneProcess) {
+  DUALCLIP_REQUIRE_GOLDEN();
+  Workspace ws;
+  // Rank r reads positions r, r+2, ... of the epoch's order, so two ranks of 4 pairs see the
+  // same 8 pairs as one process of 8. The global-batch loss and the averaged gradients must
+  // then give the same loss at every step, up to float rounding (padding and GEMM shapes differ).
+  std::string port = std::to_string(29600 + (getpid() + 1000) % 2000);
+  std::string common = " --do_train --max_steps 3 --logging_steps 1 --save_strategy no --dropout 0";
+  std::string output;
+  fs::path two = ws.tmp.path() / "two";
+  ASSERT_EQ(run_dualclip(ws.base_args(two) + common + " --per_device_train_batch_size 4 --nproc_per_node 2 "
+                                                      "--master_port " + port,
+                         &output),
+            0)
+      << output;
+  fs::path one = ws.tmp.path() / "one";
+  ASSERT_EQ(run_dualclip(ws.base_args(one) + common + " --per_device_train_batch_size 8", &output), 0) << output;
+
+  auto two_rows = read_rows(two / "metrics.jsonl");
+  auto one_rows = read_rows(one / "metrics.jsonl");
+  ASSERT_EQ(two_rows.size(), one_rows.size());
+  int compared = 0;
+  for (size_t i = 0; i < two_rows.size(); ++i) {
+    if (!two_rows[i].contains("loss")) continue;
+    ASSERT_TRUE(one_rows[i].contains("loss")) << one_rows[i].dump();
+    const double two_loss = two_rows[i]["loss"].get<double>();
+    const double one_loss = one_rows[i]["loss"].get<double>();
+    EXPECT_NEAR(two_loss, one_loss, 1e-4) << "step " << two_rows[i]["step"];
+    EXPECT_NEAR(two_rows[i]["grad_norm"].get<double>(), one_rows[i]["grad_norm"].get<double>(), 1e-3)
+        << "step " << two_rows[i]["step"];
+    ++compared;
+  }
+  EXPECT_EQ(compared, 3);
+}
+
 TEST(TrainCli, TwoProcessesEmptyBatchStops) {
   DUALCLIP_REQUIRE_GOLDEN();
   Workspace ws;

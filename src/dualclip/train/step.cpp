@@ -67,8 +67,13 @@ torch::Tensor batch_loss(models::DualEncoder& model, const torch::Tensor& pixel_
 
   // Several processes: every rank scores its texts against the images of all ranks and the
   // other way round, as open_clip's gather_with_grad; gradients reach each rank's own slice.
-  auto image_embeds = dist::all_gather_with_grad(out.image_embeds.to(torch::kFloat32));
-  auto text_embeds = dist::all_gather_with_grad(out.text_embeds.to(torch::kFloat32));
+  // Both embeddings travel in one gather: every collective is a point where each rank waits
+  // for the slowest, and on a busy CPU those waits add up.
+  const int64_t image_dim = out.image_embeds.size(1);
+  auto both = torch::cat({out.image_embeds.to(torch::kFloat32), out.text_embeds.to(torch::kFloat32)}, 1);
+  auto gathered = dist::all_gather_with_grad(both);
+  auto image_embeds = gathered.narrow(1, 0, image_dim);
+  auto text_embeds = gathered.narrow(1, image_dim, gathered.size(1) - image_dim);
   auto logits_per_text = torch::matmul(text_embeds, image_embeds.t()) * model->logit_scale.exp();
   return models::contrastive_loss(logits_per_text);
 }
