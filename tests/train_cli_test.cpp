@@ -195,13 +195,31 @@ TEST(TrainCli, ResumeIsBitIdentical) {
   EXPECT_EQ(state_a["global_step"], state_b["global_step"]);
 }
 
-TEST(TrainCli, SigtermSavesCheckpoint) {
-  DUALCLIP_REQUIRE_GOLDEN();
+namespace {
+
+// The worker of `rank` among the launcher's children, found by its RANK variable; -1 if none.
+pid_t find_worker(pid_t launcher, int rank) {
+  std::ifstream children("/proc/" + std::to_string(launcher) + "/task/" + std::to_string(launcher) + "/children");
+  pid_t child = 0;
+  while (children >> child) {
+    std::ifstream environment("/proc/" + std::to_string(child) + "/environ");
+    std::string entry;
+    while (std::getline(environment, entry, '\0')) {
+      if (entry == "RANK=" + std::to_string(rank)) return child;
+    }
+  }
+  return -1;
+}
+
+// Starts an endless training run with `extra_args`, waits for three logged steps, sends
+// SIGTERM to the launched process or, with `signal_rank` >= 0, to that rank's worker only,
+// and checks that the run saved one checkpoint at the step where it stopped.
+void expect_sigterm_saves_checkpoint(const std::string& extra_args, int signal_rank) {
   Workspace ws;
   fs::path out = ws.tmp.path() / "run";
   std::string command = std::string(DUALCLIP_BINARY) + " " + ws.base_args(out) +
                         " --do_train --per_device_train_batch_size 4 --num_train_epochs 1000 --logging_steps 1"
-                        " --save_steps 100000 > " + quote(ws.tmp.path() / "log.txt") + " 2>&1";
+                        " --save_steps 100000" + extra_args + " > " + quote(ws.tmp.path() / "log.txt") + " 2>&1";
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -215,21 +233,45 @@ TEST(TrainCli, SigtermSavesCheckpoint) {
     if (fs::exists(out / "metrics.jsonl") && read_rows(out / "metrics.jsonl").size() >= 3) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  kill(pid, SIGTERM);
+  pid_t target = signal_rank >= 0 ? find_worker(pid, signal_rank) : pid;
+  if (target <= 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  ASSERT_GT(target, 0) << "no worker of rank " << signal_rank << " under process " << pid;
+  kill(target, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM);
+  std::ifstream log_file(ws.tmp.path() / "log.txt");
+  const std::string log((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << log;
 
   auto checkpoints = std::vector<fs::path>();
   for (const auto& entry : fs::directory_iterator(out)) {
     if (entry.path().filename().string().rfind("checkpoint-", 0) == 0) checkpoints.push_back(entry.path());
   }
-  ASSERT_EQ(checkpoints.size(), 1u);
+  ASSERT_EQ(checkpoints.size(), 1u) << log;
   auto state = dualclip::io::read_json(checkpoints[0] / "trainer_state.json");
   EXPECT_GE(state["global_step"].get<int64_t>(), 3);
   EXPECT_EQ(checkpoints[0].filename().string(), "checkpoint-" + std::to_string(state["global_step"].get<int64_t>()));
   EXPECT_TRUE(fs::exists(checkpoints[0] / "model.safetensors"));
+}
+
+}  // namespace
+
+TEST(TrainCli, SigtermSavesCheckpoint) {
+  DUALCLIP_REQUIRE_GOLDEN();
+  expect_sigterm_saves_checkpoint("", -1);
+}
+
+// Only rank 1 receives the signal (as when one node of a job is preempted). Rank 0, which
+// writes the checkpoint, must learn of it and stop after the same step. Without that, rank 0
+// would wait in the next collective for rank 1, which has left, until --ddp_timeout.
+TEST(TrainCli, SigtermToOneRankStopsBoth) {
+  DUALCLIP_REQUIRE_GOLDEN();
+  std::string port = std::to_string(29600 + (getpid() + 500) % 2000);
+  expect_sigterm_saves_checkpoint(" --nproc_per_node 2 --ddp_timeout 60 --master_port " + port, 1);
 }
 
 TEST(TrainCli, MissingAndUnreadableImagesSkipped) {

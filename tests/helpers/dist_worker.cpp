@@ -17,6 +17,7 @@
 #include <torch/nn/functional/normalization.h>
 #include <torch/torch.h>
 
+#include "dualclip/core/error.h"
 #include "dualclip/dist/distributed.h"
 
 namespace dist = dualclip::dist;
@@ -48,6 +49,9 @@ void scenario_collectives() {
 
   const double sum = dist::all_reduce_sum(rank + 1.0);
   check(sum == world * (world + 1) / 2.0, "all_reduce_sum gave " + std::to_string(sum));
+  const auto sums = dist::all_reduce_sum(std::vector<double>{1.0, static_cast<double>(rank), rank == 0 ? 1.0 : 0.0});
+  check(sums.size() == 3, "all_reduce_sum of a vector gave " + std::to_string(sums.size()) + " values");
+  check(sums[0] == world && sums[1] == world * (world - 1) / 2.0 && sums[2] == 1.0, "all_reduce_sum of a vector");
 
   std::vector<torch::Tensor> means{torch::full({3, 2}, static_cast<double>(rank), torch::kFloat64),
                                    torch::full({4}, rank * 2.0f)};
@@ -65,22 +69,40 @@ void scenario_collectives() {
 
   dist::barrier();
 
-  // Rank r contributes r + 1 rows filled with r, so the sizes differ between ranks.
-  auto local = torch::full({rank + 1, 2}, static_cast<double>(rank), torch::TensorOptions().dtype(torch::kFloat64).requires_grad(true));
-  auto gathered = dist::all_gather_with_grad(local);
-  const int64_t total_rows = world * (world + 1) / 2;
-  check(gathered.size(0) == total_rows, "all_gather_with_grad rows " + std::to_string(gathered.size(0)));
-  int64_t row = 0;
-  for (int r = 0; r < world; ++r) {
-    for (int i = 0; i <= r; ++i, ++row) check(gathered[row][0].item<double>() == r, "gathered row " + std::to_string(row));
+  // Rank r contributes r + 1 rows filled with r, so the sizes differ between ranks. Both ways
+  // of learning the row counts: a gather of their own (bound 0), and inside the rows' gather
+  // when every rank's rows fit a bound (world, and a looser world + 3).
+  for (const int64_t max_rows : {int64_t{0}, static_cast<int64_t>(world), static_cast<int64_t>(world + 3)}) {
+    const std::string mode = " (row bound " + std::to_string(max_rows) + ")";
+    auto local = torch::full({rank + 1, 2}, static_cast<double>(rank), torch::TensorOptions().dtype(torch::kFloat64).requires_grad(true));
+    auto gathered = dist::all_gather_with_grad(local, max_rows);
+    const int64_t total_rows = world * (world + 1) / 2;
+    check(gathered.size(0) == total_rows && gathered.size(1) == 2,
+          "all_gather_with_grad shape [" + std::to_string(gathered.size(0)) + ", " + std::to_string(gathered.size(1)) + "]" + mode);
+    int64_t row = 0;
+    for (int r = 0; r < world; ++r) {
+      for (int i = 0; i <= r; ++i, ++row) {
+        check(gathered[row][0].item<double>() == r && gathered[row][1].item<double>() == r,
+              "gathered row " + std::to_string(row) + mode);
+      }
+    }
+
+    // Loss = sum(weights * gathered), the same on every rank: the local gradient is world *
+    // weights of this rank's rows.
+    auto weights = torch::arange(total_rows * 2, torch::kFloat64).reshape({total_rows, 2});
+    (weights * gathered).sum().backward();
+    const int64_t offset = static_cast<int64_t>(rank) * (rank + 1) / 2;
+    check(max_abs_diff(local.grad(), world * weights.narrow(0, offset, rank + 1)) == 0.0, "all_gather_with_grad backward" + mode);
   }
 
-  // Loss = sum(weights * gathered), the same on every rank: the local gradient is world *
-  // weights of this rank's rows.
-  auto weights = torch::arange(total_rows * 2, torch::kFloat64).reshape({total_rows, 2});
-  (weights * gathered).sum().backward();
-  const int64_t offset = static_cast<int64_t>(rank) * (rank + 1) / 2;
-  check(max_abs_diff(local.grad(), world * weights.narrow(0, offset, rank + 1)) == 0.0, "all_gather_with_grad backward");
+  // Every rank over the bound: each raises before joining the gather, so none waits.
+  bool raised = false;
+  try {
+    dist::all_gather_with_grad(torch::zeros({world + 1, 2}), world);
+  } catch (const dualclip::Error& error) {
+    raised = std::string(error.what()).find("more than the bound of " + std::to_string(world)) != std::string::npos;
+  }
+  check(raised, "all_gather_with_grad over its row bound raised no error naming the bound");
   dist::shutdown();
 }
 

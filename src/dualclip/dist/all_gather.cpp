@@ -10,6 +10,7 @@
 
 #include <torch/autograd.h>
 
+#include "dualclip/core/error.h"
 #include "dualclip/dist/distributed.h"
 #include "dualclip/dist/process_group.h"
 
@@ -53,16 +54,56 @@ torch::Tensor gather_rows(const torch::Tensor& local, const std::vector<int64_t>
   return torch::cat(parts, 0);
 }
 
+// One gather for rows and counts: every rank pads to `max_rows` and adds a last column that
+// is 1 on its real rows, so each slot's count is the sum of that column.
+torch::Tensor gather_rows_and_counts(const torch::Tensor& local, int64_t max_rows, std::vector<int64_t>* row_counts) {
+  if (local.dim() != 2) {
+    throw Error("all_gather_with_grad: a row bound needs a two-dimensional tensor, got " +
+                std::to_string(local.dim()) + " dimensions");
+  }
+  const int64_t rows = local.size(0);
+  const int64_t columns = local.size(1);
+  if (rows > max_rows) {
+    throw Error("all_gather_with_grad: rank " + std::to_string(rank()) + " has " + std::to_string(rows) +
+                " rows, more than the bound of " + std::to_string(max_rows));
+  }
+  auto padded = torch::zeros({max_rows, columns + 1}, local.options());
+  padded.narrow(0, 0, rows).narrow(1, 0, columns).copy_(local);
+  padded.narrow(0, 0, rows).select(1, columns).fill_(1);
+
+  std::vector<torch::Tensor> slots;
+  for (int r = 0; r < world_size(); ++r) slots.push_back(torch::empty_like(padded));
+  std::vector<std::vector<torch::Tensor>> outputs{slots};
+  std::vector<torch::Tensor> inputs{padded};
+  detail::wait_for(detail::group().allgather(outputs, inputs), "all_gather");
+
+  std::vector<torch::Tensor> parts;
+  row_counts->clear();
+  for (const auto& slot : outputs[0]) {
+    const auto count = slot.select(1, columns).to(torch::kFloat64).sum().item<double>();
+    row_counts->push_back(static_cast<int64_t>(count));
+    parts.push_back(slot.narrow(0, 0, row_counts->back()).narrow(1, 0, columns));
+  }
+  return torch::cat(parts, 0);
+}
+
 struct AllGatherWithGrad : public torch::autograd::Function<AllGatherWithGrad> {
-  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor local) {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor local, int64_t max_rows) {
     const auto communication_local = local.to(detail::communication_device()).contiguous();
-    const auto row_counts = gather_row_counts(local.size(0));
+    std::vector<int64_t> row_counts;
+    torch::Tensor gathered;
+    if (max_rows > 0) {
+      gathered = gather_rows_and_counts(communication_local, max_rows, &row_counts);
+    } else {
+      row_counts = gather_row_counts(local.size(0));
+      gathered = gather_rows(communication_local, row_counts);
+    }
     int64_t offset = 0;
     for (int r = 0; r < rank(); ++r) offset += row_counts[r];
     ctx->saved_data["offset"] = offset;
     ctx->saved_data["rows"] = local.size(0);
     ctx->saved_data["device"] = local.device();
-    return gather_rows(communication_local, row_counts).to(local.device());
+    return gathered.to(local.device());
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -75,15 +116,15 @@ struct AllGatherWithGrad : public torch::autograd::Function<AllGatherWithGrad> {
     auto summed = grad_outputs[0].to(detail::communication_device()).contiguous().clone();
     std::vector<torch::Tensor> tensors{summed};
     detail::wait_for(detail::group().allreduce(tensors), "all_reduce (all_gather_with_grad backward)");
-    return {summed.narrow(0, offset, rows).to(device)};
+    return {summed.narrow(0, offset, rows).to(device), torch::Tensor()};
   }
 };
 
 }  // namespace
 
-torch::Tensor all_gather_with_grad(const torch::Tensor& local) {
+torch::Tensor all_gather_with_grad(const torch::Tensor& local, int64_t max_rows) {
   if (!is_distributed()) return local;
-  return AllGatherWithGrad::apply(local);
+  return AllGatherWithGrad::apply(local, max_rows);
 }
 
 }  // namespace dualclip::dist

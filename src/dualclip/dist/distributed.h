@@ -43,6 +43,8 @@ void barrier();
 
 // Sums a scalar over all ranks (metrics, evaluation reductions).
 double all_reduce_sum(double value);
+// Sums several scalars over all ranks in one collective, element by element.
+std::vector<double> all_reduce_sum(const std::vector<double>& values);
 // Averages the given tensors in place over all ranks.
 void all_reduce_mean_(std::vector<torch::Tensor>& tensors);
 // Copies rank 0's tensors to every rank, in place (initial parameters, resumed state).
@@ -52,7 +54,12 @@ void broadcast_(std::vector<torch::Tensor>& tensors);
 // gradient of this rank's slice of the gathered tensor, summed over all ranks' losses, lands
 // on `local`, so a loss over the global batch gives the gradients of one process with the
 // whole batch (up to the 1/world_size factor that gradient averaging applies; see .cpp).
-torch::Tensor all_gather_with_grad(const torch::Tensor& local);
+//
+// With `max_rows` > 0 (a bound on every rank's row count, such as the per-device batch size),
+// the rows travel padded to that bound with their count in the same message: one collective
+// instead of two. A rank with more rows raises dualclip::Error. With 0, the counts are gathered
+// first. `local` must then be two-dimensional.
+torch::Tensor all_gather_with_grad(const torch::Tensor& local, int64_t max_rows = 0);
 
 // Averages gradients over ranks in buckets of about `bucket_bytes`, launching each bucket's
 // all-reduce as soon as the backward pass has produced all its gradients, so communication

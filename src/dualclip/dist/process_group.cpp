@@ -316,6 +316,15 @@ double all_reduce_sum(double value) {
   return tensor.item<double>();
 }
 
+std::vector<double> all_reduce_sum(const std::vector<double>& values) {
+  if (!is_distributed() || values.empty()) return values;
+  auto tensor = torch::tensor(values, torch::TensorOptions().dtype(torch::kFloat64)).to(detail::communication_device());
+  std::vector<torch::Tensor> tensors{tensor};
+  detail::wait_for(detail::group().allreduce(tensors), "all_reduce");
+  tensor = tensor.cpu();
+  return std::vector<double>(tensor.data_ptr<double>(), tensor.data_ptr<double>() + tensor.numel());
+}
+
 void all_reduce_mean_(std::vector<torch::Tensor>& tensors) {
   if (!is_distributed()) return;
   torch::NoGradGuard no_grad;

@@ -53,7 +53,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 torch::Tensor batch_loss(models::DualEncoder& model, const torch::Tensor& pixel_values,
-                         const text::BatchEncoding& text, bool local_loss, Precision precision) {
+                         const text::BatchEncoding& text, bool local_loss, Precision precision,
+                         int64_t max_rows_per_rank) {
   models::DualEncoderOutput out;
   {
     AutocastScope autocast(precision, pixel_values.device());
@@ -71,7 +72,7 @@ torch::Tensor batch_loss(models::DualEncoder& model, const torch::Tensor& pixel_
   // for the slowest, and on a busy CPU those waits add up.
   const int64_t image_dim = out.image_embeds.size(1);
   auto both = torch::cat({out.image_embeds.to(torch::kFloat32), out.text_embeds.to(torch::kFloat32)}, 1);
-  auto gathered = dist::all_gather_with_grad(both);
+  auto gathered = dist::all_gather_with_grad(both, max_rows_per_rank);
   auto image_embeds = gathered.narrow(1, 0, image_dim);
   auto text_embeds = gathered.narrow(1, image_dim, gathered.size(1) - image_dim);
   auto logits_per_text = torch::matmul(text_embeds, image_embeds.t()) * model->logit_scale.exp();
@@ -86,7 +87,8 @@ double StepRunner::accumulate(const torch::Tensor& pixel_values, const text::Bat
                               int64_t micro_batches, bool last) {
   if (reducer_ != nullptr) reducer_->set_enabled(last);
   auto phase_start = std::chrono::steady_clock::now();
-  auto loss = batch_loss(model_, pixel_values, text, options_.local_loss, options_.precision);
+  auto loss = batch_loss(model_, pixel_values, text, options_.local_loss, options_.precision,
+                         options_.max_rows_per_rank);
   double value = loss.item<double>();
   forward_seconds_ += seconds_since(phase_start);
   if (!std::isfinite(value)) loss_finite_ = false;
@@ -109,18 +111,19 @@ double StepRunner::accumulate(const torch::Tensor& pixel_values, const text::Bat
   return value;
 }
 
-StepStats StepRunner::apply(double lr, int64_t step) {
+StepStats StepRunner::apply(double lr, int64_t step, bool stop_requested) {
   // The optimizer phase is the time apply() takes, less the wait for a late all-reduce.
   const auto optimizer_start = std::chrono::steady_clock::now();
   const double communication_before = communication_seconds_;
-  StepStats stats = finish_step(lr, step);
+  StepStats stats = finish_step(lr, step, stop_requested);
   stats.optimizer_seconds =
       seconds_since(optimizer_start) - (stats.communication_seconds - communication_before);
   return stats;
 }
 
-StepStats StepRunner::finish_step(double lr, int64_t step) {
+StepStats StepRunner::finish_step(double lr, int64_t step, bool stop_requested) {
   StepStats stats;
+  stats.stop_requested = stop_requested;
   stats.forward_seconds = forward_seconds_;
   stats.backward_seconds = backward_seconds_;
   stats.communication_seconds = communication_seconds_;
@@ -148,7 +151,11 @@ StepStats StepRunner::finish_step(double lr, int64_t step) {
   // A non-finite loss or gradient: skip (float16 overflow, --skip_nonfinite) or stop.
   stats.grad_norm = optimizer_.grad_norm();
   bool finite = loss_finite && std::isfinite(stats.grad_norm);
-  if (dist::is_distributed()) finite = dist::all_reduce_sum(finite ? 0.0 : 1.0) == 0.0;
+  if (dist::is_distributed()) {
+    const auto flags = dist::all_reduce_sum(std::vector<double>{finite ? 0.0 : 1.0, stop_requested ? 1.0 : 0.0});
+    finite = flags[0] == 0.0;
+    stats.stop_requested = flags[1] > 0.0;
+  }
   if (!finite) {
     optimizer_.zero_grad();
     stats.skipped = true;

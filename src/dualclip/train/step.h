@@ -28,6 +28,10 @@ struct StepOptions {
   bool local_loss = false;
   Precision precision = Precision::Float32;
   bool skip_nonfinite = false;
+  // The maximum number of pairs in one rank's micro-batch (the per-device batch size). With
+  // it, one gather carries the embeddings and their row counts. With 0, the counts travel in
+  // a collective of their own.
+  int64_t max_rows_per_rank = 0;
 };
 
 // Dynamic loss scaling for float16, as PyTorch's GradScaler (init 2^16, x0.5 on overflow,
@@ -42,6 +46,7 @@ struct StepStats {
   double grad_norm = 0.0;   // total norm before clipping
   double clip_coef = 1.0;
   bool skipped = false;     // the update was skipped (non-finite loss or gradients)
+  bool stop_requested = false;  // some rank passed stop_requested to apply()
   int64_t pairs = 0;        // image-text pairs this rank trained on
 
   // Seconds this rank spent in each phase of the step. Forward includes the all_gather of the
@@ -56,8 +61,10 @@ struct StepStats {
 
 // The loss of one batch: the model's contrastive loss, over the global batch when several
 // ranks train (embeddings gathered with gradient) unless `local_loss`.
+// `max_rows_per_rank` as in StepOptions.
 torch::Tensor batch_loss(models::DualEncoder& model, const torch::Tensor& pixel_values,
-                         const text::BatchEncoding& text, bool local_loss, Precision precision);
+                         const text::BatchEncoding& text, bool local_loss, Precision precision,
+                         int64_t max_rows_per_rank = 0);
 
 class StepRunner {
  public:
@@ -73,14 +80,16 @@ class StepRunner {
 
   // Finishes the step with learning rate `lr`; `step` (1-based) names the step in messages.
   // A non-finite loss or gradient raises dualclip::Error naming the step, unless
-  // skip_nonfinite (or float16 overflow) makes it a skipped step.
-  StepStats apply(double lr, int64_t step);
+  // skip_nonfinite (or float16 overflow) makes it a skipped step. `stop_requested` (this
+  // rank received a stop signal) travels with the ranks' non-finite check, so that every
+  // rank learns of a stop without a collective of its own; StepStats::stop_requested has it.
+  StepStats apply(double lr, int64_t step, bool stop_requested = false);
 
   GradScalerState& scaler() { return scaler_; }
 
  private:
   // apply() without its own timing.
-  StepStats finish_step(double lr, int64_t step);
+  StepStats finish_step(double lr, int64_t step, bool stop_requested);
 
   models::DualEncoder model_;
   AdamW& optimizer_;

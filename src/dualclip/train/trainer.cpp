@@ -384,6 +384,7 @@ int TrainingRun::train(const std::optional<fs::path>& checkpoint) {
   step_options.local_loss = args_.local_loss;
   step_options.precision = precision_;
   step_options.skip_nonfinite = args_.skip_nonfinite;
+  step_options.max_rows_per_rank = args_.per_device_train_batch_size;
   step_runner_ = std::make_unique<StepRunner>(model_, *optimizer_, step_options, reducer_.get());
   step_runner_->scaler() = state_.scaler;
 
@@ -462,7 +463,7 @@ int TrainingRun::train(const std::optional<fs::path>& checkpoint) {
       // With several processes every rank takes part in the update, even one whose batches
       // lost all their images, so that the collectives stay matched.
       if (micro_batches_used > 0 || dist::is_distributed()) {
-        stats = step_runner_->apply(lr, state_.global_step + 1);
+        stats = step_runner_->apply(lr, state_.global_step + 1, stop_requested());
       } else {
         optimizer_->zero_grad();
         stats.skipped = true;
@@ -480,8 +481,9 @@ int TrainingRun::train(const std::optional<fs::path>& checkpoint) {
 
       // Evaluation and checkpoints by steps; a stop signal saves now and ends the run.
       maybe_evaluate_and_save(false);
-      bool stop = stop_requested();
-      if (dist::is_distributed()) stop = dist::all_reduce_sum(stop ? 1.0 : 0.0) > 0.0;
+      // With several processes the ranks' stop flags travelled with the update's non-finite
+      // check, so that all of them stop after the same step.
+      const bool stop = dist::is_distributed() ? stats.stop_requested : stop_requested();
       if (stop) {
         progress_.finish();
         save("stop requested by signal");
