@@ -74,7 +74,7 @@ TEST(DemoCommand, RejectsFolderWithOtherFiles) {
 }
 
 // The whole demo with few images and steps (600 steps on 2 processes, about 30 s on 2 cores):
-// accuracy must rise well above chance (1/24). Calibrated with one run at 26% top-1 and 100%
+// accuracy must rise well above chance (1/24). Calibrated with runs at 26% and 25% top-1 and 100%
 // top-5, so the bounds leave room for another machine's thread timing.
 TEST(DemoCommand, ShortenedRunLearns) {
   TempDir dir;
