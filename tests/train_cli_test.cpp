@@ -402,17 +402,17 @@ TEST(TrainCli, TwoProcessesMatchOneProcess) {
   std::string port = std::to_string(29600 + (getpid() + 1000) % 2000);
   std::string common = " --do_train --max_steps 3 --logging_steps 1 --save_strategy no --dropout 0";
   std::string output;
-  fs::path two = ws.tmp.path() / "two";
-  ASSERT_EQ(run_dualclip(ws.base_args(two) + common + " --per_device_train_batch_size 4 --nproc_per_node 2 "
+  fs::path two_ranks_dir = ws.tmp.path() / "two";
+  ASSERT_EQ(run_dualclip(ws.base_args(two_ranks_dir) + common + " --per_device_train_batch_size 4 --nproc_per_node 2 "
                                                       "--master_port " + port,
                          &output),
             0)
       << output;
-  fs::path one = ws.tmp.path() / "one";
-  ASSERT_EQ(run_dualclip(ws.base_args(one) + common + " --per_device_train_batch_size 8", &output), 0) << output;
+  fs::path one_rank_dir = ws.tmp.path() / "one";
+  ASSERT_EQ(run_dualclip(ws.base_args(one_rank_dir) + common + " --per_device_train_batch_size 8", &output), 0) << output;
 
-  auto two_rows = read_rows(two / "metrics.jsonl");
-  auto one_rows = read_rows(one / "metrics.jsonl");
+  auto two_rows = read_rows(two_ranks_dir / "metrics.jsonl");
+  auto one_rows = read_rows(one_rank_dir / "metrics.jsonl");
   ASSERT_EQ(two_rows.size(), one_rows.size());
   int compared = 0;
   for (size_t i = 0; i < two_rows.size(); ++i) {

@@ -103,6 +103,15 @@ void scenario_collectives() {
     raised = std::string(error.what()).find("more than the bound of " + std::to_string(world)) != std::string::npos;
   }
   check(raised, "all_gather_with_grad over its row bound raised no error naming the bound");
+
+  // A row bound needs rows and columns: a one-dimensional tensor raises on every rank.
+  raised = false;
+  try {
+    dist::all_gather_with_grad(torch::zeros({2}), world);
+  } catch (const dualclip::Error& error) {
+    raised = std::string(error.what()).find("needs a two-dimensional tensor, got 1 dimensions") != std::string::npos;
+  }
+  check(raised, "all_gather_with_grad with a row bound and a 1-D tensor raised no error naming its dimensions");
   dist::shutdown();
 }
 

@@ -57,8 +57,8 @@ void broadcast_(std::vector<torch::Tensor>& tensors);
 //
 // With `max_rows` > 0 (a bound on every rank's row count, such as the per-device batch size),
 // the rows travel padded to that bound with their count in the same message: one collective
-// instead of two. A rank with more rows raises dualclip::Error. With 0, the counts are gathered
-// first. `local` must then be two-dimensional.
+// instead of two. `local` must then be two-dimensional, and a rank with more rows raises
+// dualclip::Error. With 0, the counts are gathered first, in a collective of their own.
 torch::Tensor all_gather_with_grad(const torch::Tensor& local, int64_t max_rows = 0);
 
 // Averages gradients over ranks in buckets of about `bucket_bytes`, launching each bucket's

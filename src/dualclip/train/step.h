@@ -46,7 +46,7 @@ struct StepStats {
   double grad_norm = 0.0;   // total norm before clipping
   double clip_coef = 1.0;
   bool skipped = false;     // the update was skipped (non-finite loss or gradients)
-  bool stop_requested = false;  // some rank passed stop_requested to apply()
+  bool stop_requested = false;  // a stop signal reached this rank or, with several processes, any rank
   int64_t pairs = 0;        // image-text pairs this rank trained on
 
   // Seconds this rank spent in each phase of the step. Forward includes the all_gather of the
@@ -60,8 +60,8 @@ struct StepStats {
 };
 
 // The loss of one batch: the model's contrastive loss, over the global batch when several
-// ranks train (embeddings gathered with gradient) unless `local_loss`.
-// `max_rows_per_rank` as in StepOptions.
+// ranks train (embeddings gathered with gradient) unless `local_loss`. `max_rows_per_rank`
+// is StepOptions::max_rows_per_rank.
 torch::Tensor batch_loss(models::DualEncoder& model, const torch::Tensor& pixel_values,
                          const text::BatchEncoding& text, bool local_loss, Precision precision,
                          int64_t max_rows_per_rank = 0);
