@@ -5,7 +5,9 @@
 // figures on the same files. One is Pillow's decode + bicubic resize. The other is the peer
 // (clip_processor_peer.py, CLIPImageProcessor's steps), whose pixel_values are compared with
 // dualclip's exact path. Each of --rounds rounds times every figure once, and the table shows
-// medians. It also reports the fast path's drift from the exact path.
+// medians. It also reports the fast path's drift from the exact path, and the libjpeg floor: the
+// speed of the entropy decoding that every libjpeg-turbo path pays, an upper bound for the fast
+// path.
 //
 // usage: bench_images [--images N] [--image_dir DIR] [--seconds S] [--rounds R] [--json FILE]
 #include <algorithm>
@@ -15,12 +17,14 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "dualclip/core/fs.h"
+#include "dualclip/vision/image.h"
 #include "dualclip/vision/processor.h"
 #include "dualclip/vision/synthetic.h"
 
@@ -31,8 +35,21 @@ using dualclip::vision::ImageProcessorConfig;
 
 const std::vector<const char*> kPathNames = {"exact (Pillow-identical)", "fast (DCT-scaled decode)",
                                               "decode only (full size)", "exact preprocess of decoded RGB",
-                                              "Pillow decode+resize", "peer: CLIPImageProcessor steps"};
-const std::vector<const char*> kPathKeys = {"exact", "fast", "decode_only", "preprocess_only", "pillow", "peer"};
+                                              "libjpeg floor (1/8 scale, 1 column)", "Pillow decode+resize",
+                                              "peer: CLIPImageProcessor steps"};
+const std::vector<const char*> kPathKeys = {"exact", "fast", "decode_only", "preprocess_only", "libjpeg_floor",
+                                            "pillow", "peer"};
+const size_t kPeer = 6;
+
+// Decodes with the minimum work of any libjpeg-turbo path: the file read, DCT scale 1/8, and only
+// the first block column and its margin. Entropy decoding still covers every block, so this
+// speed is an upper bound for the fast path.
+dualclip::vision::Image libjpeg_floor_decode(const std::string& path) {
+  dualclip::vision::DecodeOptions options;
+  options.min_shorter_side = 1;
+  options.needed_columns = [](int64_t, int64_t) { return std::pair<int64_t, int64_t>{0, 1}; };
+  return dualclip::vision::decode_image_file(path, options);
+}
 
 // The median of `values` (the mean of the middle two for an even count); -1 when any is
 // negative, which marks a figure that could not be measured.
@@ -180,16 +197,24 @@ int main(int argc, char** argv) {
   std::string json_path;
   std::string image_dir;
   int rounds = 3;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  const char* usage = "usage: bench_images [--images N] [--image_dir DIR] [--seconds S] [--rounds R] [--json FILE]\n";
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::cout << usage;
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "option " << flag << " needs a value; " << usage;
+      return 2;
+    }
     if (flag == "--images") images = std::atoi(argv[i + 1]);
     else if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
     else if (flag == "--json") json_path = argv[i + 1];
     else if (flag == "--image_dir") image_dir = argv[i + 1];
     else if (flag == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
     else {
-      std::cerr << "unknown option " << flag
-                << "; usage: bench_images [--images N] [--image_dir DIR] [--seconds S] [--rounds R] [--json FILE]\n";
+      std::cerr << "unknown option " << flag << "; " << usage;
       return 2;
     }
   }
@@ -214,10 +239,11 @@ int main(int argc, char** argv) {
       dualclip::vision::decode_image_file(paths[i]);
     }));
     rates[3].push_back(images_per_second(paths.size(), seconds, [&](size_t i) { processor.preprocess(decoded[i]); }));
-    rates[4].push_back(pillow_images_per_second(paths, seconds, dir));
-    rates[5].push_back(peer_images_per_second(paths, seconds, dir));
+    rates[4].push_back(images_per_second(paths.size(), seconds, [&](size_t i) { libjpeg_floor_decode(paths[i]); }));
+    rates[5].push_back(pillow_images_per_second(paths, seconds, dir));
+    rates[kPeer].push_back(peer_images_per_second(paths, seconds, dir));
   }
-  const double peer = median(rates[5]);
+  const double peer = median(rates[kPeer]);
   const double peer_difference = peer >= 0 ? peer_max_difference(processor, paths, dir) : -1;
 
   // Drift of the fast path from the exact path, in normalised units and in 0..255 steps.
@@ -252,7 +278,7 @@ int main(int argc, char** argv) {
     if (rate < 0) continue;
     std::vector<double> ratios;
     for (int round = 0; round < rounds; ++round) {
-      if (rates[5][round] > 0) ratios.push_back(rates[p][round] / rates[5][round]);
+      if (rates[kPeer][round] > 0) ratios.push_back(rates[p][round] / rates[kPeer][round]);
     }
     const double ratio = ratios.empty() ? -1 : median(ratios);
     if (ratio > 0) std::printf("%-36s %10.1f %11.2fx %9.2fx\n", kPathNames[p], rate, ratio, rate / reference);

@@ -49,6 +49,10 @@ int run_demo(const std::vector<std::string>& args) {
   parser.add_option("learning_rate", format_default(defaults.learning_rate), "Peak AdamW learning rate (cosine schedule after warmup).", "LR");
   parser.add_option("warmup_ratio", format_default(defaults.warmup_ratio), "Share of the training steps spent warming up the learning rate.", "F");
   parser.add_option("weight_decay", format_default(defaults.weight_decay), "AdamW weight decay.", "WD");
+  parser.add_option("weight_decay_rule", defaults.weight_decay_rule,
+                    "Which parameters decay: hf (all but biases and LayerNorm, logit_scale included) or open_clip "
+                    "(none with fewer than 2 dimensions, so not logit_scale).",
+                    "RULE");
   parser.add_option("logit_scale_init_value", format_default(defaults.logit_scale_init_value),
                     "Initial logit_scale of the joined model (the log of the inverse temperature).", "X");
   parser.add_option("nproc_per_node", std::to_string(defaults.nproc_per_node),
@@ -76,6 +80,7 @@ int run_demo(const std::vector<std::string>& args) {
   options.learning_rate = parser.get_double("learning_rate");
   options.warmup_ratio = parser.get_double("warmup_ratio");
   options.weight_decay = parser.get_double("weight_decay");
+  options.weight_decay_rule = parser.get("weight_decay_rule");
   options.logit_scale_init_value = parser.get_double("logit_scale_init_value");
   options.nproc_per_node = static_cast<int>(parser.get_int("nproc_per_node"));
   options.logging_steps = parser.get_int("logging_steps");

@@ -19,6 +19,7 @@
 #include "dualclip/models/dual_encoder.h"
 #include "dualclip/report/loss_curve.h"
 #include "dualclip/report/metrics_log.h"
+#include "dualclip/train/parameter_groups.h"
 
 namespace dualclip::demo {
 
@@ -85,6 +86,7 @@ void validate(const DemoOptions& options) {
   require(options.learning_rate > 0, "--learning_rate must be positive");
   require(options.warmup_ratio >= 0 && options.warmup_ratio < 1, "--warmup_ratio must be in [0, 1)");
   require(options.weight_decay >= 0, "--weight_decay must be zero or positive");
+  train::parse_decay_rule(options.weight_decay_rule);  // throws, naming --weight_decay_rule
   require(std::isfinite(options.logit_scale_init_value), "--logit_scale_init_value must be a finite number");
   const TinyTowerSizes& sizes = options.sizes;
   require(sizes.image_size >= 8, "--image_size must be at least 8 pixels");
@@ -177,7 +179,10 @@ json results_json(const DemoOptions& options, const ReportFacts& facts, const De
                         {"processes", options.nproc_per_node},
                         {"epochs", options.num_train_epochs},
                         {"per_device_train_batch_size", options.per_device_train_batch_size},
-                        {"learning_rate", options.learning_rate}}},
+                        {"learning_rate", options.learning_rate},
+                        {"weight_decay", options.weight_decay},
+                        {"weight_decay_rule", options.weight_decay_rule},
+                        {"seed", options.seed}}},
           {"dataset", {{"train_images", options.train_images},
                        {"val_images", options.val_images},
                        {"captions_per_image", options.captions_per_image},

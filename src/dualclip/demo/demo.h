@@ -44,6 +44,7 @@ struct DemoOptions {
   double learning_rate = 1e-3;
   double warmup_ratio = 0.05;
   double weight_decay = 0.3;
+  std::string weight_decay_rule = "hf";  // hf or open_clip, as `dualclip train --weight_decay_rule`
   int64_t logging_steps = 40;
   int dataloader_num_workers = 1;
 

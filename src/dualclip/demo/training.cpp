@@ -36,6 +36,7 @@ std::vector<std::string> training_command(const DemoOptions& options, const Demo
           "--lr_scheduler_type", "cosine",
           "--warmup_ratio", format_number(options.warmup_ratio),
           "--weight_decay", format_number(options.weight_decay),
+          "--weight_decay_rule", options.weight_decay_rule,
           "--dropout", "0",
           "--max_seq_length", std::to_string(options.sizes.max_position_embeddings),
           "--logging_steps", std::to_string(options.logging_steps),
