@@ -125,6 +125,7 @@ TEST(DemoCommand, InvalidSizesNameOption) {
       {"--vision_layers 0", "--vision_layers must be positive"},
       {"--captions_per_image 0", "--captions_per_image must be 1 to 20"},
       {"--warmup_ratio 1", "--warmup_ratio must be in [0, 1)"},
+      {"--weight_decay_rule all", "--weight_decay_rule 'all' is not supported"},
   };
   for (const auto& [option, message] : cases) {
     TempDir dir;
