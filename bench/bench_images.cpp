@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (i + 1 >= argc) {
-      std::cerr << "option " << flag << " needs a value; " << usage;
+      std::cerr << "missing value for " << flag << "; " << usage;
       return 2;
     }
     if (flag == "--images") images = std::atoi(argv[i + 1]);

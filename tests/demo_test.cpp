@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "dualclip/demo/stages.h"
 #include "dualclip/demo/tiny_towers.h"
 #include "dualclip/text/tokenizer.h"
 #include "test_support.h"
@@ -61,6 +62,25 @@ TEST(DemoVocab, WrittenFilesLoadAsWordPiece) {
   ASSERT_EQ(ids.size(), 5u);
   EXPECT_EQ(ids.front(), 2);
   EXPECT_EQ(ids.back(), 3);
+}
+
+// The value that follows `flag` in a command line, or "" when the flag is absent.
+std::string value_after(const std::vector<std::string>& command, const std::string& flag) {
+  for (size_t i = 0; i + 1 < command.size(); ++i) {
+    if (command[i] == flag) return command[i + 1];
+  }
+  return "";
+}
+
+TEST(DemoTraining, CommandCarriesTrainingOptions) {
+  dualclip::demo::DemoOptions options;
+  options.weight_decay_rule = "open_clip";
+  options.weight_decay = 0.25;
+  const auto command = dualclip::demo::training_command(options, dualclip::demo::DemoPaths("out"));
+  EXPECT_EQ(command.front(), "train");
+  EXPECT_EQ(value_after(command, "--weight_decay_rule"), "open_clip");
+  EXPECT_EQ(value_after(command, "--weight_decay"), "0.25");
+  EXPECT_EQ(value_after(command, "--per_device_train_batch_size"), "64");
 }
 
 TEST(DemoCommand, RejectsFolderWithOtherFiles) {
