@@ -1,5 +1,6 @@
 // Tests of the synthetic shapes dataset: determinism, COCO schema, labels against captions,
 // decodable JPEGs (decoded here with libjpeg) and class balance.
+#include <cctype>
 #include <csetjmp>
 #include <cstdio>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "dualclip/data/seeded_random.h"
 #include "dualclip/data/shapes_dataset.h"
 #include "dualclip/data/shapes_scene.h"
+#include "expect_error.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -261,7 +263,7 @@ TEST(ShapesDataset, SecondObjectFractionShowsInCaptions) {
   auto colour_word_share = [](double fraction) {
     int two_colours = 0, total = 0;
     for (uint64_t seed = 0; seed < 200; ++seed) {
-      const auto scene = dualclip::data::make_shapes_scene(seed, static_cast<int>(seed % 24), 32, 5, fraction);
+      const auto scene = dualclip::data::make_shapes_scene(seed, static_cast<int>(seed % 24), 32, 5, fraction, 0.25);
       for (const auto& caption : scene.captions) {
         const int colours = count_colour_words(caption);
         EXPECT_GE(colours, 1) << caption;
@@ -276,10 +278,43 @@ TEST(ShapesDataset, SecondObjectFractionShowsInCaptions) {
   EXPECT_GT(colour_word_share(1.0), 0.3);
 }
 
+TEST(ShapesDataset, PlainCaptionFractionShowsInCaptions) {
+  // A plain caption names the main object alone: no position and no background.
+  auto has_place_or_background = [](std::string caption) {
+    for (char& ch : caption) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (const char* word : {"left", "right", "top", "bottom", "center", "middle", "background", "backdrop"}) {
+      if (caption.find(word) != std::string::npos) return true;
+    }
+    return false;
+  };
+  auto plain_share = [&](double fraction) {
+    int plain = 0, total = 0;
+    for (uint64_t seed = 0; seed < 200; ++seed) {
+      const auto scene = dualclip::data::make_shapes_scene(seed, static_cast<int>(seed % 24), 32, 5, 0.0, fraction);
+      for (const auto& caption : scene.captions) {
+        plain += !has_place_or_background(caption);
+        ++total;
+      }
+    }
+    return static_cast<double>(plain) / total;
+  };
+  EXPECT_EQ(plain_share(0.0), 0.0);
+  EXPECT_EQ(plain_share(1.0), 1.0);
+  // Repeated captions of one image are redrawn, and plain wordings repeat more often.
+  EXPECT_GT(plain_share(0.5), 0.4);
+  EXPECT_LT(plain_share(0.5), 0.55);
+
+  TempDir dir;
+  auto options = small_options(dir.path());
+  options.plain_caption_fraction = 1.5;
+  const std::string message = dualclip::testing::error_of([&] { dualclip::data::write_shapes_dataset(options); });
+  EXPECT_NE(message.find("invalid --plain_caption_fraction 1.5"), std::string::npos) << message;
+}
+
 TEST(ShapesDataset, SceneIsAFunctionOfItsSeed) {
-  const auto a = dualclip::data::make_shapes_scene(42, 5, 40, 3, 0.5);
-  const auto b = dualclip::data::make_shapes_scene(42, 5, 40, 3, 0.5);
-  const auto c = dualclip::data::make_shapes_scene(43, 5, 40, 3, 0.5);
+  const auto a = dualclip::data::make_shapes_scene(42, 5, 40, 3, 0.5, 0.25);
+  const auto b = dualclip::data::make_shapes_scene(42, 5, 40, 3, 0.5, 0.25);
+  const auto c = dualclip::data::make_shapes_scene(43, 5, 40, 3, 0.5, 0.25);
   EXPECT_EQ(a.image.width, 40);
   EXPECT_EQ(a.image.rgb.size(), 40u * 40 * 3);
   EXPECT_EQ(a.image.rgb, b.image.rgb);

@@ -21,6 +21,8 @@ int run_make_dataset(const std::vector<std::string>& args) {
   parser.add_option("captions_per_image", "5", "Captions written for each image, as in COCO.", "K");
   parser.add_option("second_object_fraction", "0.15",
                     "Share of images that also hold a smaller object of another class (harder to learn).", "F");
+  parser.add_option("plain_caption_fraction", "0.25",
+                    "Share of captions that name the main object alone, without its position or the background.", "F");
   parser.add_option("seed", "0", "Random seed; the same seed and options give byte-identical files.", "S");
   parser.add_option("jpeg_quality", "90", "JPEG quality from 1 to 100.", "Q");
   parser.add_option("num_threads", "0", "Threads drawing and encoding images; 0 uses every hardware thread.", "N");
@@ -40,6 +42,7 @@ int run_make_dataset(const std::vector<std::string>& args) {
   options.image_size = static_cast<int>(parser.get_int("image_size"));
   options.captions_per_image = static_cast<int>(parser.get_int("captions_per_image"));
   options.second_object_fraction = parser.get_double("second_object_fraction");
+  options.plain_caption_fraction = parser.get_double("plain_caption_fraction");
   options.seed = static_cast<uint64_t>(parser.get_int("seed"));
   options.jpeg_quality = static_cast<int>(parser.get_int("jpeg_quality"));
   options.num_threads = static_cast<int>(parser.get_int("num_threads"));

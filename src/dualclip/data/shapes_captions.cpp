@@ -47,7 +47,7 @@ std::string second_object_phrase(SeededRandom& random, const CaptionFacts& facts
   return random.pick(links) + " " + with_article(phrase);
 }
 
-std::string one_caption(SeededRandom& random, const CaptionFacts& facts) {
+std::string one_caption(SeededRandom& random, const CaptionFacts& facts, double plain_fraction) {
   static const std::vector<std::string> picture_words = {"a picture of", "an image of", "a photo of", "a drawing of"};
   static const std::vector<std::string> placed_words = {"drawn", "sitting", "placed"};
   static const std::vector<std::string> dark_words = {"on a dark background", "against a dark backdrop"};
@@ -56,17 +56,20 @@ std::string one_caption(SeededRandom& random, const CaptionFacts& facts) {
   const std::string where = random.pick(position_phrases(facts.row, facts.column));
   const std::string background = random.pick(facts.dark_background ? dark_words : light_words);
 
-  // The main object with optional extras, in one of several sentence shapes.
+  // A plain caption names the main object alone. The others add its position, the background or
+  // both, in one of six sentence forms.
   std::string caption;
-  switch (random.below(8)) {
-    case 0: caption = object; break;
-    case 1: caption = object + " " + where; break;
-    case 2: caption = "there is " + object + " " + where; break;
-    case 3: caption = object + " " + background; break;
-    case 4: caption = random.pick(picture_words) + " " + object; break;
-    case 5: caption = object + " " + where + " " + background; break;
-    case 6: caption = where + ", there is " + object; break;
-    default: caption = object + " " + random.pick(placed_words) + " " + where; break;
+  if (random.chance(plain_fraction)) {
+    caption = random.chance(0.5) ? object : random.pick(picture_words) + " " + object;
+  } else {
+    switch (random.below(6)) {
+      case 0: caption = object + " " + where; break;
+      case 1: caption = "there is " + object + " " + where; break;
+      case 2: caption = object + " " + background; break;
+      case 3: caption = object + " " + where + " " + background; break;
+      case 4: caption = where + ", there is " + object; break;
+      default: caption = object + " " + random.pick(placed_words) + " " + where; break;
+    }
   }
   if (facts.has_second_object && random.chance(0.5)) {
     // Mentioned after the main object so that the first colour and shape named stay the main ones.
@@ -82,7 +85,8 @@ std::string one_caption(SeededRandom& random, const CaptionFacts& facts) {
 
 }  // namespace
 
-std::vector<std::string> write_scene_captions(SeededRandom& random, const CaptionFacts& facts, int count) {
+std::vector<std::string> write_scene_captions(SeededRandom& random, const CaptionFacts& facts, int count,
+                                              double plain_fraction) {
   // Captions that differ only in a capital or a full stop count as repeats.
   auto normalise = [](std::string text) {
     if (!text.empty() && text.back() == '.') text.pop_back();
@@ -91,7 +95,7 @@ std::vector<std::string> write_scene_captions(SeededRandom& random, const Captio
   };
   std::vector<std::string> captions, seen;
   for (int attempt = 0; static_cast<int>(captions.size()) < count; ++attempt) {
-    std::string caption = one_caption(random, facts);
+    std::string caption = one_caption(random, facts, plain_fraction);
     // After many attempts accept repeats, so a large count cannot loop forever.
     const bool repeat = std::find(seen.begin(), seen.end(), normalise(caption)) != seen.end();
     if (!repeat || attempt >= 20 * count) {

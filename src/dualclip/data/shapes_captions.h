@@ -23,8 +23,10 @@ struct CaptionFacts {
 };
 
 // Returns `count` captions of a scene, distinct while the wordings allow. Each names the main
-// object as "<colour> <shape>" (e.g. "red circle"); some add its size, position or the
-// background, and some mention the second object after the main one.
-std::vector<std::string> write_scene_captions(SeededRandom& random, const CaptionFacts& facts, int count);
+// object as "<colour> <shape>" (e.g. "red circle"), often with its size. A share `plain_fraction`
+// of them names nothing else ("a picture of a big red circle"). The others add its position, the
+// background or both. Some mention the second object after the main one.
+std::vector<std::string> write_scene_captions(SeededRandom& random, const CaptionFacts& facts, int count,
+                                              double plain_fraction);
 
 }  // namespace dualclip::data

@@ -55,6 +55,9 @@ void check_options(const ShapesDatasetOptions& options) {
   if (!(options.second_object_fraction >= 0 && options.second_object_fraction <= 1)) {
     throw Error("make-dataset: invalid --second_object_fraction " + std::to_string(options.second_object_fraction) + "; expected a value in [0, 1]");
   }
+  if (!(options.plain_caption_fraction >= 0 && options.plain_caption_fraction <= 1)) {
+    throw Error("make-dataset: invalid --plain_caption_fraction " + std::to_string(options.plain_caption_fraction) + "; expected a value in [0, 1]");
+  }
   if (options.jpeg_quality < 1 || options.jpeg_quality > 100) throw Error("make-dataset: invalid --jpeg_quality " + std::to_string(options.jpeg_quality) + "; expected 1 to 100");
 }
 
@@ -100,7 +103,7 @@ SplitRecord write_split_images(const ShapesDatasetOptions& options, const Split&
       for (int64_t i = next++; i < split.count; i = next++) {
         ShapesScene scene = make_shapes_scene(mix_seed(options.seed, split.stream, static_cast<uint64_t>(i)),
                                               record.class_ids[i], options.image_size, options.captions_per_image,
-                                              options.second_object_fraction);
+                                              options.second_object_fraction, options.plain_caption_fraction);
         write_file_atomic(folder / coco_file_name(split.first_image_id + i),
                           encode_jpeg(scene.image, options.jpeg_quality));
         record.captions[i] = std::move(scene.captions);
@@ -130,7 +133,8 @@ void write_captions_json(const ShapesDatasetOptions& options, const Split& split
                      {"seed", options.seed},
                      {"image_size", options.image_size},
                      {"captions_per_image", options.captions_per_image},
-                     {"second_object_fraction", options.second_object_fraction}}},
+                     {"second_object_fraction", options.second_object_fraction},
+                     {"plain_caption_fraction", options.plain_caption_fraction}}},
   };
   nlohmann::ordered_json licenses = nlohmann::ordered_json::array(
       {{{"id", 1}, {"name", "Generated data, free to use"}, {"url", ""}}});

@@ -19,6 +19,8 @@ struct ShapesDatasetOptions {
   int captions_per_image = 5;
   // Share of images with a second, smaller object of another class.
   double second_object_fraction = 0.15;
+  // Share of captions that name the main object alone, without its position or the background.
+  double plain_caption_fraction = 0.25;
   uint64_t seed = 0;
   int jpeg_quality = 90;
   int num_threads = 0;  // 0: one per hardware thread; the output does not depend on it

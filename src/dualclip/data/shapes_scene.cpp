@@ -176,7 +176,7 @@ std::string shapes_class_name(int class_id) {
 }
 
 ShapesScene make_shapes_scene(uint64_t scene_seed, int class_id, int image_size, int captions_per_image,
-                              double second_object_fraction) {
+                              double second_object_fraction, double plain_caption_fraction) {
   SeededRandom random(scene_seed);
   const int shapes = static_cast<int>(shape_names().size());
 
@@ -224,7 +224,7 @@ ShapesScene make_shapes_scene(uint64_t scene_seed, int class_id, int image_size,
   ShapesScene scene;
   scene.image = surface_to_noisy_rgb(surface, image_size, random);
   cairo_surface_destroy(surface);
-  scene.captions = write_scene_captions(random, facts, captions_per_image);
+  scene.captions = write_scene_captions(random, facts, captions_per_image, plain_caption_fraction);
   scene.class_id = class_id;
   scene.has_second_object = facts.has_second_object;
   return scene;

@@ -26,8 +26,9 @@ struct ShapesScene {
 };
 
 // Draws scene number `scene_seed` of class `class_id` as an `image_size` square. The same
-// arguments give the same pixels and captions.
+// arguments give the same pixels and captions. `plain_caption_fraction` is the share of captions
+// that name the main object alone (see write_scene_captions).
 ShapesScene make_shapes_scene(uint64_t scene_seed, int class_id, int image_size, int captions_per_image,
-                              double second_object_fraction);
+                              double second_object_fraction, double plain_caption_fraction);
 
 }  // namespace dualclip::data
