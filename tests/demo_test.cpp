@@ -129,6 +129,10 @@ TEST(DemoCommand, ShortenedRunLearns) {
   // By chance about 5%: each image has 5 of the 480 captions.
   EXPECT_GT(results["retrieval"]["image_to_text_R@5"].get<double>(), 15.0);
 
+  // The dataset was written with the caption mix that the results record.
+  const auto captions = nlohmann::json::parse(std::ifstream(out / "data" / "annotations" / "captions_train2017.json"));
+  EXPECT_EQ(captions["info"]["generator"]["plain_caption_fraction"], results["dataset"]["plain_caption_fraction"]);
+
   // The summary on the terminal names the report.
   EXPECT_NE(output.find("report.html"), std::string::npos) << output;
 }
@@ -144,6 +148,8 @@ TEST(DemoCommand, InvalidSizesNameOption) {
       {"--logit_scale_init_value nan", "--logit_scale_init_value must be a finite number"},
       {"--vision_layers 0", "--vision_layers must be positive"},
       {"--captions_per_image 0", "--captions_per_image must be 1 to 20"},
+      {"--plain_caption_fraction 1.5", "--plain_caption_fraction must be in [0, 1]"},
+      {"--second_object_fraction -0.1", "--second_object_fraction must be in [0, 1]"},
       {"--warmup_ratio 1", "--warmup_ratio must be in [0, 1)"},
       {"--weight_decay_rule all", "--weight_decay_rule 'all' is not supported"},
   };

@@ -33,6 +33,8 @@ int run_demo(const std::vector<std::string>& args) {
                     "Captions written per training image; each is one training example.", "N");
   parser.add_option("second_object_fraction", format_default(defaults.second_object_fraction),
                     "Share of images that also contain a smaller second object (slower to learn).", "F");
+  parser.add_option("plain_caption_fraction", format_default(defaults.plain_caption_fraction),
+                    "Share of captions that name the main object alone, without its position or the background.", "F");
   parser.add_option("image_size", std::to_string(defaults.sizes.image_size),
                     "Side of the generated square images and of the vision tower's input, in pixels.", "PX");
   parser.add_option("patch_size", std::to_string(defaults.sizes.patch_size),
@@ -68,6 +70,7 @@ int run_demo(const std::vector<std::string>& args) {
   options.val_images = parser.get_int("val_images");
   options.captions_per_image = static_cast<int>(parser.get_int("captions_per_image"));
   options.second_object_fraction = parser.get_double("second_object_fraction");
+  options.plain_caption_fraction = parser.get_double("plain_caption_fraction");
   options.sizes.image_size = parser.get_int("image_size");
   options.sizes.patch_size = parser.get_int("patch_size");
   options.sizes.hidden_size = parser.get_int("hidden_size");

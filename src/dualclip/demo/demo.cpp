@@ -80,6 +80,10 @@ void validate(const DemoOptions& options) {
   require(options.train_images > 0, "--train_images must be positive");
   require(options.val_images >= 24, "--val_images must be at least 24, so that the val split can hold every class");
   require(options.captions_per_image >= 1 && options.captions_per_image <= 20, "--captions_per_image must be 1 to 20");
+  require(options.second_object_fraction >= 0 && options.second_object_fraction <= 1,
+          "--second_object_fraction must be in [0, 1]");
+  require(options.plain_caption_fraction >= 0 && options.plain_caption_fraction <= 1,
+          "--plain_caption_fraction must be in [0, 1]");
   require(options.nproc_per_node >= 1, "--nproc_per_node must be at least 1");
   require(options.num_train_epochs > 0, "--num_train_epochs must be positive");
   require(options.per_device_train_batch_size > 0, "--per_device_train_batch_size must be positive");
@@ -186,7 +190,8 @@ json results_json(const DemoOptions& options, const ReportFacts& facts, const De
           {"dataset", {{"train_images", options.train_images},
                        {"val_images", options.val_images},
                        {"captions_per_image", options.captions_per_image},
-                       {"second_object_fraction", options.second_object_fraction}}},
+                       {"second_object_fraction", options.second_object_fraction},
+                       {"plain_caption_fraction", options.plain_caption_fraction}}},
           {"model", {{"vision_parameters", facts.vision_parameters},
                      {"text_parameters", facts.text_parameters},
                      {"total_parameters", facts.total_parameters},
@@ -238,6 +243,7 @@ DemoResult run_demo(const DemoOptions& options) {
   dataset.image_size = static_cast<int>(options.sizes.image_size);
   dataset.captions_per_image = options.captions_per_image;
   dataset.second_object_fraction = options.second_object_fraction;
+  dataset.plain_caption_fraction = options.plain_caption_fraction;
   dataset.seed = options.seed;
   data::write_shapes_dataset(dataset);
   clock.finish();
