@@ -38,8 +38,9 @@ report::ReportSection built_section(const ReportFacts& facts) {
           std::to_string(facts.class_count) + " classes (6 colours times 4 shapes) with " +
           std::to_string(o.captions_per_image) + " captions, in COCO captions layout (data/). " +
           percent(o.second_object_fraction) + " of the images also contain a second, smaller object. " +
-          percent(o.plain_caption_fraction) + " of the captions name the main object alone; the others add its " +
-          "position, the background or both.",
+          "Each caption names the main object alone with probability " + percent(o.plain_caption_fraction) +
+          " (a little fewer are written, because a repeated caption of an image is drawn again). The others add " +
+          "its position, the background or both.",
       "Towers: a CLIP vision transformer (" + std::to_string(s.patch_size) + "-pixel patches, width " +
           std::to_string(s.hidden_size) + ", " + std::to_string(s.vision_layers) + " layers, " +
           std::to_string(facts.vision_parameters) + " parameters) and a BERT text encoder (width " +
