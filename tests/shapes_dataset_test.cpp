@@ -279,7 +279,7 @@ TEST(ShapesDataset, SecondObjectFractionShowsInCaptions) {
 }
 
 TEST(ShapesDataset, PlainCaptionFractionShowsInCaptions) {
-  // A plain caption names the main object alone: no position and no background.
+  // A plain caption names neither the main object's position nor the background.
   auto has_place_or_background = [](std::string caption) {
     for (char& ch : caption) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     for (const char* word : {"left", "right", "top", "bottom", "center", "middle", "background", "backdrop"}) {
@@ -372,4 +372,10 @@ TEST(ShapesDataset, MakeDatasetCommand) {
   EXPECT_NE(output.find("--overwrite_output_dir"), std::string::npos) << output;
   EXPECT_EQ(dualclip::testing::run_dualclip("make-dataset --kind mnist --output_dir " + out, &output), 2);
   EXPECT_NE(output.find("unknown --kind 'mnist'"), std::string::npos) << output;
+
+  // The command reads --plain_caption_fraction: an invalid value stops it before anything is written.
+  const std::string other = (dir.path() / "other").string();
+  EXPECT_EQ(dualclip::testing::run_dualclip("make-dataset --output_dir " + other + " --plain_caption_fraction 2", &output), 2);
+  EXPECT_NE(output.find("invalid --plain_caption_fraction 2"), std::string::npos) << output;
+  EXPECT_FALSE(fs::exists(fs::path(other) / "train2017"));
 }

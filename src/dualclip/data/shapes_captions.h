@@ -24,8 +24,8 @@ struct CaptionFacts {
 
 // Returns `count` captions of a scene, distinct while the wordings allow. Each names the main
 // object as "<colour> <shape>" (e.g. "red circle"), often with its size. A share `plain_fraction`
-// of them names nothing else ("a picture of a big red circle"). The others add its position, the
-// background or both. Some mention the second object after the main one.
+// of them names the object alone ("a picture of a big red circle"). The others add its position,
+// the background or both. Some mention the second object after the main one.
 std::vector<std::string> write_scene_captions(SeededRandom& random, const CaptionFacts& facts, int count,
                                               double plain_fraction);
 

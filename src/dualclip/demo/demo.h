@@ -44,7 +44,7 @@ struct DemoOptions {
   // 78.5% to 92.3% and raised retrieval recall in every run tried. Captions also name size,
   // place and background, so in a small batch colour and those words tell most pairs apart,
   // while a larger batch contains more pairs that differ only by shape.
-  // NOTE: the result still depends on --seed and on the machine's rounding: 2 of the 8 seeds
+  // NOTE: the result still depends on --seed and on the machine's rounding. 2 of the 8 seeds
   // tried stayed just under 90% (88.1% and 89.4%).
   double num_train_epochs = 13;
   int64_t per_device_train_batch_size = 64;
